@@ -1,0 +1,2 @@
+//! billing-gateway
+fn main() {}
