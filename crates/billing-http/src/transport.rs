@@ -1,0 +1,217 @@
+//! The shared transport: one connection pool, the retry loop, limits, tracing and metrics.
+//!
+//! Every upstream call goes through [`Transport::get`]. It is the only place that sends a request,
+//! so timeouts, retries, rate limits, credential handling and observability are applied once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use url::Url;
+
+use crate::config::TransportConfig;
+use crate::endpoint::{Endpoint, Upstream};
+use crate::error::{Error, ErrorAnswer, ErrorKind};
+use crate::retry::{Decision, classify};
+
+/// The shared HTTP transport: cheap to clone, one connection pool for every client built on it.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: TransportConfig,
+    limiters: [Limiter; 3],
+}
+
+struct Limiter {
+    rate: Option<DefaultDirectRateLimiter>,
+    slots: Semaphore,
+}
+
+/// The transport could not be built (the TLS backend failed to start).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the http transport")]
+pub struct TransportError(#[source] reqwest::Error);
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// One call: where, to which endpoint, with which `Authorization`.
+pub(crate) struct Call {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) url: Url,
+    pub(crate) auth: HeaderValue,
+}
+
+impl Transport {
+    /// A transport with the given configuration.
+    pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
+        // The one place a reqwest client is built (clippy.toml forbids the others).
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(TransportError)?;
+        let limiters = Upstream::ALL.map(|u| {
+            let limit = config.limit(u);
+            Limiter {
+                rate: limit
+                    .requests_per_second
+                    .map(|rps| RateLimiter::direct(Quota::per_second(rps).allow_burst(limit.burst))),
+                slots: Semaphore::new(limit.max_concurrency.max(1)),
+            }
+        });
+        Ok(Transport { inner: Arc::new(Inner { http, config, limiters }) })
+    }
+
+    /// The configuration this transport was built with.
+    pub fn config(&self) -> &TransportConfig {
+        &self.inner.config
+    }
+
+    /// GETs and decodes, retrying transient failures within the policy's attempts and deadline.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+        let policy = &self.inner.config.retry;
+        let started = Instant::now();
+        let attempts = AtomicU32::new(0);
+        let result = (|| {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.attempt(call, attempt, started)
+        })
+        .retry(policy.backoff())
+        .sleep(tokio::time::sleep)
+        .when(Error::is_retryable)
+        .adjust(|err: &Error, ceiling| {
+            let wait = policy.next_wait(ceiling, err.retry_after(), started.elapsed());
+            if let Some(wait) = wait {
+                metrics::counter!(
+                    "billing_upstream_retries_total",
+                    "upstream" => call.endpoint.upstream.as_str(),
+                    "endpoint" => call.endpoint.template,
+                )
+                .increment(1);
+                tracing::debug!(endpoint = %call.endpoint, wait_ms = wait.as_millis() as u64, "retrying: {err}");
+            }
+            wait
+        })
+        .await;
+        result.map_err(|e| e.with_attempts(attempts.load(Ordering::Relaxed)))
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, call: &Call, attempt: u32, started: Instant) -> Result<T, Error> {
+        let endpoint = call.endpoint;
+        let limiter = &self.inner.limiters[endpoint.upstream.index()];
+        if let Some(rate) = &limiter.rate {
+            rate.until_ready().await;
+        }
+        // The semaphore is never closed, so acquiring only waits.
+        let _permit = limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))?;
+
+        let remaining = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
+        let timeout = self.inner.config.request_timeout.min(remaining).max(Duration::from_millis(1));
+        let span = tracing::debug_span!(
+            "upstream_call",
+            upstream = endpoint.upstream.as_str(),
+            endpoint = endpoint.template,
+            attempt,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async {
+            let t0 = Instant::now();
+            let outcome = self.exchange(call, timeout).await;
+            let elapsed = t0.elapsed();
+            let status = match &outcome {
+                Ok(_) => "200".to_owned(),
+                Err(e) => e.http_status().map_or_else(|| format!("{:?}", e.kind()).to_lowercase(), |s| s.to_string()),
+            };
+            let span = tracing::Span::current();
+            span.record("status", status.as_str());
+            span.record("duration_ms", elapsed.as_millis() as u64);
+            tracing::debug!("upstream call finished");
+            metrics::counter!(
+                "billing_upstream_requests_total",
+                "upstream" => endpoint.upstream.as_str(),
+                "endpoint" => endpoint.template,
+                "status" => status,
+            )
+            .increment(1);
+            metrics::histogram!(
+                "billing_upstream_request_duration_seconds",
+                "upstream" => endpoint.upstream.as_str(),
+                "endpoint" => endpoint.template,
+            )
+            .record(elapsed.as_secs_f64());
+            outcome
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn exchange<T: DeserializeOwned>(&self, call: &Call, timeout: Duration) -> Result<T, Error> {
+        let endpoint = call.endpoint;
+        let response = self
+            .inner
+            .http
+            .get(call.url.clone())
+            .header(AUTHORIZATION, call.auth.clone())
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(endpoint, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if response.content_length().is_some_and(|n| n > self.inner.config.max_response_bytes as u64) {
+            return Err(Error::new(ErrorKind::Decode, endpoint).with_message("response too large"));
+        }
+        let body = response.bytes().await.map_err(|e| Error::from_reqwest(endpoint, e))?;
+        if body.len() > self.inner.config.max_response_bytes {
+            return Err(Error::new(ErrorKind::Decode, endpoint).with_message("response too large"));
+        }
+        match classify(status, &headers) {
+            Decision::Success => decode(endpoint, &body),
+            decision => {
+                let codes = headers.get(billing_model::elastic::v1::ERROR_CODES_HEADER).and_then(|v| v.to_str().ok());
+                let mut answer = ErrorAnswer::parse(codes, &body);
+                let retryable = matches!(decision, Decision::Retry { .. });
+                if let Decision::Retry { after } = decision {
+                    answer.retry_after = after;
+                }
+                Err(Error::status(endpoint, status.as_u16(), answer, retryable))
+            }
+        }
+    }
+}
+
+/// Decodes through `serde_path_to_error`, so drift reads as a field path rather than a column.
+pub(crate) fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Error::new(ErrorKind::Decode, endpoint).with_message(format!("at {path}: {}", e.into_inner()))
+    })
+}
+
+/// `base` with `segments` appended, each percent-encoded, so an id can never change the path.
+pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
