@@ -1,0 +1,491 @@
+//! The seeded dataset: Elastic organizations with deployments and projects, Talkdesk organizations
+//! with accounts and monthly usage rows, and the credentials that read them.
+//!
+//! Only the shape is stored (who exists, what they run, when). Usage numbers are computed on demand
+//! per (deployment, day) in [`crate::usage`], so a 1000-deployment organization costs nothing to build.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use billing_model::talkdesk::UsageAggregate;
+use billing_model::{AccountId, DeploymentId, InstanceId, InstanceType, Month, OrganizationId, ResourceKind};
+
+use crate::catalog::{self, Component, REGIONS};
+use crate::config::Scale;
+
+/// Mixes a value into a 64-bit hash (splitmix64's finalizer): the simulator's only source of
+/// "randomness" for data, so every number is a pure function of the seed and its coordinates.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Hashes a list of coordinates.
+pub(crate) fn hash(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x5EED_u64, |acc, p| mix(acc ^ p.wrapping_mul(0x2545_F491_4F6C_DD1D)))
+}
+
+/// A uniform number in `[0, 1)` from a hash.
+pub(crate) fn unit(h: u64) -> f64 {
+    // The top 53 bits fit an f64 mantissa exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let v = (h >> 11) as f64 / (1u64 << 53) as f64;
+    v
+}
+
+/// Picks an element by hash.
+fn pick<T: Clone>(items: &[T], h: u64) -> T {
+    let len = u64::try_from(items.len()).unwrap_or(1).max(1);
+    items[usize::try_from(h % len).unwrap_or(0)].clone()
+}
+
+fn hex(h1: u64, h2: u64, len: usize) -> String {
+    let mut s = format!("{h1:016x}{h2:016x}");
+    s.truncate(len);
+    s
+}
+
+/// Days since the Unix epoch of a UTC date.
+pub(crate) fn day_number(date: NaiveDate) -> i64 {
+    date.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+/// The UTC date of a day number.
+pub(crate) fn day_date(day: i64) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(day)
+}
+
+/// Why an organization exists in the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgRole {
+    /// The demo organization: a few dozen deployments and some serverless projects.
+    Demo,
+    /// The organization only the second Elastic key reads.
+    Other,
+    /// A further regular organization, readable by the demo key.
+    Regular,
+    /// The organization with hundreds of deployments, for benchmarks.
+    Big,
+    /// The organization without any deployment: v2 answers `instances: null`.
+    Empty,
+}
+
+/// An Elastic Cloud organization.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// A numeric string, as Elastic's are.
+    pub id: OrganizationId,
+    pub name: String,
+    pub role: OrgRole,
+    pub deployments: Vec<Deployment>,
+    /// Serverless projects (v2 only; v1 knows deployments alone).
+    pub projects: Vec<Project>,
+}
+
+impl Organization {
+    /// The deployment with this id.
+    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.id.as_str() == id)
+    }
+
+    /// The serverless project with this id.
+    pub fn project(&self, id: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id.as_str() == id)
+    }
+}
+
+/// A hosted deployment and what it runs.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// 32 lowercase hex characters.
+    pub id: DeploymentId,
+    pub name: String,
+    /// `aws`, `gcp` or `azure`.
+    pub provider: String,
+    /// The region as it appears in SKUs.
+    pub region: String,
+    pub resources: Vec<Resource>,
+    /// The first day it runs (UTC).
+    pub created: NaiveDate,
+    /// The first day it no longer runs, if it was deleted.
+    pub deleted: Option<NaiveDate>,
+    /// Seeds its daily usage.
+    pub(crate) key: u64,
+    /// Scales its data transfer and storage with its size.
+    pub(crate) size: f64,
+}
+
+impl Deployment {
+    /// ECU per hour while it runs: the sum of its resources' rates.
+    pub fn hourly_rate(&self) -> f64 {
+        self.resources.iter().map(|r| r.price_per_hour).sum()
+    }
+}
+
+/// One instance configuration of a deployment, billed per hour.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    /// `{provider}.{component}.{family}_{region}_{ram_mb}_{zones}`.
+    pub sku: String,
+    /// The line-item name, e.g. `Cloud Standard, AWS us-east-1 (N. Virginia), aws.es.datahot.c6gd, 4GB, 2AZ`.
+    pub name: String,
+    pub ram_mb: u32,
+    pub zones: u32,
+    /// ECU per hour for the whole configuration (all zones).
+    pub price_per_hour: f64,
+}
+
+/// A serverless project (a v2 instance that is not a deployment).
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: InstanceId,
+    pub name: String,
+    /// `observability`, `security` or `elasticsearch`.
+    pub kind: InstanceType,
+    pub region: String,
+    pub created: NaiveDate,
+    pub(crate) key: u64,
+}
+
+/// Credentials the simulator accepts.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Reads every Elastic organization except the "other" one.
+    pub elastic_demo_key: String,
+    /// Reads only the "other" Elastic organization.
+    pub elastic_other_key: String,
+    /// A Talkdesk bearer token for the first Talkdesk organization.
+    pub talkdesk_token: String,
+    /// A Talkdesk bearer token for the second Talkdesk organization.
+    pub talkdesk_other_token: String,
+}
+
+/// A Talkdesk organization: its token, accounts and usage rows.
+#[derive(Debug, Clone)]
+pub struct TalkdeskOrganization {
+    pub name: String,
+    /// The bearer token that reads this organization.
+    pub token: String,
+    /// 24-hex account ids.
+    pub accounts: Vec<AccountId>,
+    /// Every usage row, sorted by id ascending.
+    pub(crate) rows: Vec<UsageAggregate>,
+}
+
+impl TalkdeskOrganization {
+    /// Every usage row of the organization, sorted by id ascending.
+    pub fn rows(&self) -> &[UsageAggregate] {
+        &self.rows
+    }
+}
+
+/// The whole generated world.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub(crate) seed: u64,
+    organizations: Vec<Organization>,
+    talkdesk: Vec<TalkdeskOrganization>,
+    credentials: Credentials,
+    /// The first day with usage.
+    pub(crate) history_start: i64,
+}
+
+impl Dataset {
+    /// Generates the dataset for a seed and scale, anchored at `now` (history runs back from its month).
+    pub fn generate(seed: u64, scale: &Scale, now: DateTime<Utc>) -> Self {
+        let months = scale.months.max(1);
+        let mut first_month = Month::of(now);
+        for _ in 0..months {
+            first_month = first_month.pred();
+        }
+        let history_start = day_number(first_month.start().date_naive());
+        let anchor = day_number(now.date_naive());
+
+        let credentials = Credentials {
+            elastic_demo_key: "sim-elastic-demo-key".to_owned(),
+            elastic_other_key: "sim-elastic-other-key".to_owned(),
+            talkdesk_token: "sim-talkdesk-token".to_owned(),
+            talkdesk_other_token: "sim-talkdesk-other-token".to_owned(),
+        };
+
+        let mut maker = Gen { seed, history_start, anchor, next_org: 0 };
+        let regular = scale.organizations.max(2);
+        let mut organizations = Vec::with_capacity(regular + 2);
+        for i in 0..regular {
+            let (role, name) = match i {
+                0 => (OrgRole::Demo, "Acme Corp".to_owned()),
+                1 => (OrgRole::Other, "Globex Inc".to_owned()),
+                n => (OrgRole::Regular, format!("Regular Org {n}")),
+            };
+            let projects = if role == OrgRole::Demo { scale.projects } else { 0 };
+            organizations.push(maker.organization(role, name, scale.deployments_per_org, projects));
+        }
+        organizations.push(maker.organization(OrgRole::Big, "Initech (big)".to_owned(), scale.big_org_deployments, 0));
+        organizations.push(maker.organization(OrgRole::Empty, "Umbrella Labs (empty)".to_owned(), 0, 0));
+
+        let talkdesk = (0..scale.talkdesk_organizations.max(2))
+            .map(|i| {
+                let token = match i {
+                    0 => credentials.talkdesk_token.clone(),
+                    1 => credentials.talkdesk_other_token.clone(),
+                    n => format!("sim-talkdesk-token-{n}"),
+                };
+                talkdesk_org(seed, i, token, scale.accounts_per_org.max(1), first_month.succ(), months)
+            })
+            .collect();
+
+        Dataset { seed, organizations, talkdesk, credentials, history_start }
+    }
+
+    /// Every Elastic organization: the regular ones (demo first), then the big one, then the empty one.
+    pub fn organizations(&self) -> &[Organization] {
+        &self.organizations
+    }
+
+    /// The organization with this id.
+    pub fn organization(&self, id: &str) -> Option<&Organization> {
+        self.organizations.iter().find(|o| o.id.as_str() == id)
+    }
+
+    fn by_role(&self, role: OrgRole) -> &Organization {
+        // Generation always creates one organization of each role but Regular.
+        self.organizations.iter().find(|o| o.role == role).unwrap_or(&self.organizations[0])
+    }
+
+    /// The demo organization (readable with [`Credentials::elastic_demo_key`]).
+    pub fn demo_org(&self) -> &Organization {
+        self.by_role(OrgRole::Demo)
+    }
+
+    /// The organization only [`Credentials::elastic_other_key`] reads.
+    pub fn other_org(&self) -> &Organization {
+        self.by_role(OrgRole::Other)
+    }
+
+    /// The organization with hundreds of deployments.
+    pub fn big_org(&self) -> &Organization {
+        self.by_role(OrgRole::Big)
+    }
+
+    /// The organization without deployments.
+    pub fn empty_org(&self) -> &Organization {
+        self.by_role(OrgRole::Empty)
+    }
+
+    /// The credentials the simulator accepts.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The organizations an Elastic key may read; `None` for an unknown key.
+    pub fn elastic_orgs_for(&self, key: &str) -> Option<Vec<&OrganizationId>> {
+        let other = self.other_org();
+        if key == self.credentials.elastic_demo_key {
+            Some(self.organizations.iter().filter(|o| o.id != other.id).map(|o| &o.id).collect())
+        } else if key == self.credentials.elastic_other_key {
+            Some(vec![&other.id])
+        } else {
+            None
+        }
+    }
+
+    /// Every Talkdesk organization; the first is read by [`Credentials::talkdesk_token`].
+    pub fn talkdesk_organizations(&self) -> &[TalkdeskOrganization] {
+        &self.talkdesk
+    }
+
+    /// The Talkdesk organization a bearer token reads.
+    pub fn talkdesk_for(&self, token: &str) -> Option<&TalkdeskOrganization> {
+        self.talkdesk.iter().find(|t| t.token == token)
+    }
+
+    /// The first UTC day with Elastic usage.
+    pub fn history_start(&self) -> NaiveDate {
+        day_date(self.history_start)
+    }
+}
+
+struct Gen {
+    seed: u64,
+    history_start: i64,
+    anchor: i64,
+    next_org: u64,
+}
+
+impl Gen {
+    fn organization(&mut self, role: OrgRole, name: String, deployments: usize, projects: usize) -> Organization {
+        let org = self.next_org;
+        self.next_org += 1;
+        // Ten digits, never starting with 0, distinct per organization index.
+        let id = 1_000_000_000 + (hash(&[self.seed, 1, org]) % 900_000_000) / 10 * 10 + org % 10;
+        let mut names = std::collections::HashSet::new();
+        let deployments = (0..deployments)
+            .map(|i| {
+                let mut d = self.deployment(org, u64::try_from(i).unwrap_or(0));
+                if !names.insert(d.name.clone()) {
+                    d.name = format!("{}-{:03}", d.name, i);
+                    names.insert(d.name.clone());
+                }
+                d
+            })
+            .collect();
+        let projects = (0..projects).map(|i| self.project(org, u64::try_from(i).unwrap_or(0))).collect();
+        Organization { id: OrganizationId::new(id.to_string()), name, role, deployments, projects }
+    }
+
+    fn deployment(&self, org: u64, i: u64) -> Deployment {
+        let h = |salt: u64| hash(&[self.seed, 2, org, i, salt]);
+        let region = pick(REGIONS, h(1));
+        let id = hex(h(2), h(3), 32);
+        let name = match h(4) % 3 {
+            0 => format!("{}-{}", pick(catalog::SYSTEMS, h(5)), pick(catalog::ENVIRONMENTS, h(6))),
+            1 => format!("{}-{}", pick(catalog::ENVIRONMENTS, h(6)), pick(catalog::SYSTEMS, h(5))),
+            _ => format!("{}-{}-{}", pick(catalog::SYSTEMS, h(5)), pick(catalog::ENVIRONMENTS, h(6)), region.id),
+        };
+        let mut resources = Vec::new();
+        let hot_ram = pick(&[1024, 2048, 4096, 4096, 8192, 8192, 16384, 32768, 65536], h(10));
+        let hot_zones = pick(&[1, 2, 2, 2, 3], h(11));
+        resources.push(resource(region, &catalog::HOT, hot_ram, hot_zones));
+        if unit(h(12)) < 0.25 {
+            resources.push(resource(region, &catalog::WARM, pick(&[4096, 8192, 16384], h(13)), pick(&[1, 2], h(14))));
+        }
+        if unit(h(15)) < 0.2 {
+            resources.push(resource(region, &catalog::FROZEN, pick(&[4096, 8192], h(16)), 1));
+        }
+        if unit(h(17)) < 0.15 {
+            resources.push(resource(region, &catalog::ML, pick(&[4096, 8192], h(18)), 1));
+        }
+        let (kibana_ram, kibana_zones) =
+            if unit(h(19)) < 0.6 { (1024, 1) } else { (pick(&[2048, 4096], h(20)), pick(&[1, 2], h(21))) };
+        resources.push(resource(region, &catalog::KIBANA, kibana_ram, kibana_zones));
+        let extra = unit(h(22));
+        if extra < 0.4 {
+            resources.push(resource(region, &catalog::INTEGRATIONS, pick(&[1024, 2048], h(23)), 1));
+        } else if extra < 0.5 {
+            resources.push(resource(region, &catalog::APM, 1024, 1));
+        }
+        if unit(h(24)) < 0.05 {
+            resources.push(resource(region, &catalog::ENTERPRISE_SEARCH, 2048, 1));
+        }
+
+        let span = (self.anchor - self.history_start).max(1);
+        let offset = |h: u64| i64::try_from(h % u64::try_from(span).unwrap_or(1)).unwrap_or(0);
+        let created = if unit(h(30)) < 0.65 { self.history_start - 400 } else { self.history_start + offset(h(31)) };
+        let deleted = (unit(h(32)) < 0.1).then(|| {
+            let rest = (self.anchor + 1 - created.max(self.history_start)).max(1);
+            created.max(self.history_start) + 1 + i64::try_from(h(33) % u64::try_from(rest).unwrap_or(1)).unwrap_or(0)
+        });
+        #[allow(clippy::cast_precision_loss)]
+        let size = f64::from(hot_ram) / 1024.0 * f64::from(hot_zones) / 8.0;
+        Deployment {
+            id: DeploymentId::new(id),
+            name,
+            provider: region.provider.to_owned(),
+            region: region.id.to_owned(),
+            resources,
+            created: day_date(created),
+            deleted: deleted.map(day_date),
+            key: h(40),
+            size: size.max(0.1),
+        }
+    }
+
+    fn project(&self, org: u64, i: u64) -> Project {
+        let h = |salt: u64| hash(&[self.seed, 3, org, i, salt]);
+        let kind = pick(&[InstanceType::Observability, InstanceType::Security, InstanceType::Elasticsearch], i);
+        let region = pick(REGIONS, h(1));
+        let created = self.anchor - 180 + i64::try_from(h(2) % 120).unwrap_or(0);
+        Project {
+            id: InstanceId::new(hex(h(3), h(4), 32)),
+            name: format!("{}-{}-project", pick(catalog::SYSTEMS, h(5)), kind.as_str()),
+            kind,
+            region: region.id.to_owned(),
+            created: day_date(created.max(self.history_start)),
+            key: h(6),
+        }
+    }
+}
+
+fn resource(region: catalog::Region, component: &Component, ram_mb: u32, zones: u32) -> Resource {
+    let family = catalog::family(region.provider, component);
+    let machine = format!("{}.{}.{}", region.provider, component.sku_part, family);
+    let gb = f64::from(ram_mb) / 1024.0;
+    // Small Kibana instances are free, as Elastic's mock shows (rate 0.0 for 1 GB, 1 zone).
+    let unit_price = if component.kind == ResourceKind::Kibana && ram_mb <= 1024 && zones == 1 {
+        0.0
+    } else {
+        component.unit_price * catalog::provider_multiplier(region.provider)
+    };
+    let price_per_hour = round4(gb * f64::from(zones) * unit_price);
+    Resource {
+        kind: component.kind.clone(),
+        sku: format!("{machine}_{}_{}_{}", region.id, ram_mb, zones),
+        name: format!("Cloud Standard, {}, {machine}, {}GB, {}AZ", region.display, ram_mb / 1024, zones),
+        ram_mb,
+        zones,
+        price_per_hour,
+    }
+}
+
+/// Rounds to 4 decimals, the precision of Elastic's rates and v2 line totals.
+pub(crate) fn round4(v: f64) -> f64 {
+    // Adding 0.0 turns the -0.0 of an empty sum into 0.0.
+    (v * 10_000.0).round() / 10_000.0 + 0.0
+}
+
+fn talkdesk_org(
+    seed: u64,
+    org: usize,
+    token: String,
+    accounts: usize,
+    first: Month,
+    months: u32,
+) -> TalkdeskOrganization {
+    let org = u64::try_from(org).unwrap_or(0);
+    let accounts: Vec<AccountId> = (0..u64::try_from(accounts).unwrap_or(1))
+        .map(|a| AccountId::new(hex(hash(&[seed, 4, org, a]), hash(&[seed, 6, org, a]), 24)))
+        .collect();
+    let products = catalog::talkdesk_products();
+    let mut rows = Vec::new();
+    for (a, account) in accounts.iter().enumerate() {
+        let mut month = first;
+        for m in 0..months {
+            for (p, product) in products.iter().enumerate() {
+                let h = |salt: u64| hash(&[seed, 5, org, a as u64, u64::from(m), p as u64, salt]);
+                // Calls are always there; other products come and go from month to month.
+                if product.kind != billing_model::UsageType::Call && unit(h(1)) < 0.15 {
+                    continue;
+                }
+                let units = (product.units * (0.5 + unit(h(2)))).round().max(1.0);
+                rows.push(UsageAggregate {
+                    id: hex(h(3), h(4), 32),
+                    account_id: Some(account.clone()),
+                    product_id: Some(product.product_id.to_owned()),
+                    aggregated_product_id: Some(product.aggregated_product_id.to_owned()),
+                    month: Some(month),
+                    kind: Some(product.kind.clone()),
+                    description: Some(product.description.to_owned()),
+                    currency: Some("USD".to_owned()),
+                    direction: product.direction.clone(),
+                    resolution: product.resolution.map(str::to_owned),
+                    unit: Some(product.unit.to_owned()),
+                    price: Some(product.price),
+                    wallet_name: Some(product.wallet.to_owned()),
+                    number_of_units: Some(units),
+                    total_amount: Some((units * product.price * 1_000_000.0).round() / 1_000_000.0),
+                });
+            }
+            month = month.succ();
+        }
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    TalkdeskOrganization { name: format!("Talkdesk Org {}", org + 1), token, accounts, rows }
+}
+
+/// The first day of the month of a date, as a day number.
+pub(crate) fn month_start_day(day: i64) -> i64 {
+    let date = day_date(day);
+    day_number(date.with_day(1).unwrap_or(date))
+}

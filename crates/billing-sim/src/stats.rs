@@ -1,0 +1,112 @@
+//! Request counters per endpoint template and status, and the in-memory request log.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+/// The most requests the log keeps; older ones are dropped so long benchmarks stay bounded.
+const LOG_CAPACITY: usize = 100_000;
+
+/// A snapshot of the counters since the last reset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Requests received on any endpoint.
+    pub total: u64,
+    /// Per endpoint template (see [`crate::endpoints`]).
+    pub endpoints: BTreeMap<String, EndpointStats>,
+}
+
+/// The counters of one endpoint template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EndpointStats {
+    /// Requests received, answered or not (a stalled request counts when it arrives).
+    pub calls: u64,
+    /// Responses sent, by status code.
+    pub by_status: BTreeMap<u16, u64>,
+}
+
+impl Stats {
+    /// Requests received on an endpoint template.
+    pub fn calls(&self, template: &str) -> u64 {
+        self.endpoints.get(template).map_or(0, |e| e.calls)
+    }
+
+    /// Responses with this status sent on an endpoint template.
+    pub fn responses(&self, template: &str, status: u16) -> u64 {
+        self.endpoints.get(template).and_then(|e| e.by_status.get(&status)).copied().unwrap_or(0)
+    }
+
+    /// Requests received on every endpoint.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Responses by status over every endpoint.
+    pub fn by_status(&self) -> BTreeMap<u16, u64> {
+        let mut out = BTreeMap::new();
+        for e in self.endpoints.values() {
+            for (status, n) in &e.by_status {
+                *out.entry(*status).or_insert(0) += n;
+            }
+        }
+        out
+    }
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The endpoint template it matched.
+    pub template: &'static str,
+    /// The status sent; `None` while the request is held (a stall) or when the client gave up first.
+    pub status: Option<u16>,
+    /// The raw `Authorization` header, so tests can check which credential reached which upstream.
+    pub authorization: Option<String>,
+}
+
+/// The mutable counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    stats: Stats,
+    log: VecDeque<(u64, LoggedRequest)>,
+    next_seq: u64,
+}
+
+impl Recorder {
+    /// Counts an arriving request and logs it; returns its sequence number for [`Recorder::finish`].
+    pub(crate) fn start(&mut self, request: LoggedRequest) -> u64 {
+        self.stats.total += 1;
+        self.stats.endpoints.entry(request.template.to_owned()).or_default().calls += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back((seq, request));
+        seq
+    }
+
+    /// Records the status a request was answered with. A reset in between forgets the request.
+    pub(crate) fn finish(&mut self, seq: u64, template: &'static str, status: u16) {
+        let Ok(index) = self.log.binary_search_by_key(&seq, |(s, _)| *s) else { return };
+        self.log[index].1.status = Some(status);
+        *self.stats.endpoints.entry(template.to_owned()).or_default().by_status.entry(status).or_insert(0) += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    pub(crate) fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.stats = Stats::default();
+        self.log.clear();
+    }
+}

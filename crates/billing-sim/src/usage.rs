@@ -1,0 +1,180 @@
+//! Daily usage math: every number is a pure function of (seed, deployment or project, day).
+//!
+//! **Range rule.** Days are UTC. A day `[D, D+1)` is in a range `[from, to)` when its start instant
+//! `D 00:00Z` satisfies `from <= D < to`; an included day counts in full. Usage exists from the
+//! dataset's history start up to and including the clock's current day, and only while a deployment
+//! lives (`created <= D < deleted`). Every endpoint sums the same per-day values, so chart points add
+//! up to totals, dimensions to totals, deployments to the organization, and months to their days.
+
+use chrono::{DateTime, Utc};
+
+use billing_model::DateRange;
+
+use crate::catalog::{DTS_DIMS, serverless_lines};
+use crate::dataset::{Dataset, Deployment, Project, day_number, hash, month_start_day, unit};
+
+/// Seconds in a day.
+pub(crate) const DAY: i64 = 86_400;
+
+/// A half-open span of day numbers, `[first, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Days {
+    pub(crate) first: i64,
+    pub(crate) end: i64,
+}
+
+impl Days {
+    /// The days whose start lies in the range, clipped to the days that have data at `now`.
+    pub(crate) fn of(ds: &Dataset, range: &DateRange, now: DateTime<Utc>) -> Days {
+        let (from, to) = (range.from(), range.to());
+        // The first day starting at or after `from`, and one past the last day starting before `to`.
+        let first = from.timestamp().div_euclid(DAY)
+            + i64::from(from.timestamp().rem_euclid(DAY) != 0 || from.timestamp_subsec_nanos() != 0);
+        let end = if to.timestamp_subsec_nanos() != 0 {
+            to.timestamp().div_euclid(DAY) + 1
+        } else {
+            to.timestamp().div_euclid(DAY) + i64::from(to.timestamp().rem_euclid(DAY) != 0)
+        };
+        let today = day_number(now.date_naive());
+        Days { first: first.max(ds.history_start), end: end.min(today + 1) }
+    }
+
+    /// These days, restricted to `[first, end)`.
+    pub(crate) fn clip(self, first: i64, end: i64) -> Days {
+        Days { first: self.first.max(first), end: self.end.min(end) }
+    }
+
+    pub(crate) fn len(self) -> i64 {
+        (self.end - self.first).max(0)
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = i64> {
+        self.first..self.end.max(self.first)
+    }
+}
+
+/// Indexes of the six v1 dimensions in cost arrays: capacity, then [`DTS_DIMS`] in order.
+pub(crate) const CAPACITY: usize = 0;
+
+/// Costs per dimension, capacity first, then [`DTS_DIMS`] in order. ECU.
+pub(crate) type DimCosts = [f64; 6];
+
+/// Data transfer and storage quantities of one day, in the v2 units of [`DTS_DIMS`].
+pub(crate) type Dts = [f64; 5];
+
+/// The days a deployment lives, as a span of day numbers.
+pub(crate) fn lifetime(dep: &Deployment) -> (i64, i64) {
+    (day_number(dep.created), dep.deleted.map_or(i64::MAX, day_number))
+}
+
+/// A deployment's data transfer and storage on one day it lives.
+pub(crate) fn dts_day(seed: u64, dep: &Deployment, day: i64) -> Dts {
+    let u = |dim: u64| unit(hash(&[seed, 10, dep.key, u64::from_ne_bytes(day.to_ne_bytes()), dim]));
+    // Weekends (1970-01-01 was a Thursday: day % 7 of 2 and 3) see less traffic.
+    let weekly = if matches!(day.rem_euclid(7), 2 | 3) { 0.7 } else { 1.0 };
+    let age = (day - day_number(dep.created)).clamp(0, 2000);
+    #[allow(clippy::cast_precision_loss)]
+    let stored_gb = dep.size * 150.0 * (1.0 + 0.003 * age as f64);
+    [
+        dep.size * 6.0 * (0.5 + u(0)) * weekly,
+        dep.size * 0.8 * (0.3 + u(1)) * weekly,
+        dep.size * 4.0 * (0.5 + u(2)) * weekly,
+        // Snapshot storage accrues GB-months: a day holds a thirtieth of what is stored.
+        stored_gb / 30.0 * (0.97 + 0.06 * u(3)),
+        dep.size * 30.0 * (0.5 + u(4)),
+    ]
+}
+
+/// A deployment's cost per dimension on one day it lives.
+pub(crate) fn day_costs(seed: u64, dep: &Deployment, day: i64) -> DimCosts {
+    let dts = dts_day(seed, dep, day);
+    let mut costs = [0.0; 6];
+    costs[CAPACITY] = dep.hourly_rate() * 24.0;
+    for (i, dim) in DTS_DIMS.iter().enumerate() {
+        costs[i + 1] = dts[i] * dim.rate;
+    }
+    costs
+}
+
+/// A deployment's usage over some days.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DeploymentUsage {
+    /// Days it lived within the span.
+    pub(crate) active: Days,
+    /// Summed daily data transfer and storage quantities.
+    pub(crate) dts: Dts,
+    /// Summed daily costs per dimension.
+    pub(crate) costs: DimCosts,
+}
+
+impl DeploymentUsage {
+    /// Whether it ran at all.
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.len() > 0
+    }
+
+    /// Hours it ran.
+    pub(crate) fn hours(&self) -> i64 {
+        self.active.len() * 24
+    }
+
+    /// The total cost: the sum of the dimensions.
+    pub(crate) fn total(&self) -> f64 {
+        self.costs.iter().sum()
+    }
+}
+
+/// Sums a deployment's days in the span.
+pub(crate) fn deployment_usage(seed: u64, dep: &Deployment, days: Days) -> DeploymentUsage {
+    let (created, deleted) = lifetime(dep);
+    let active = days.clip(created, deleted);
+    let mut usage = DeploymentUsage { active, ..DeploymentUsage::default() };
+    for day in active.iter() {
+        let dts = dts_day(seed, dep, day);
+        let costs = day_costs(seed, dep, day);
+        usage.dts.iter_mut().zip(dts).for_each(|(sum, q)| *sum += q);
+        usage.costs.iter_mut().zip(costs).for_each(|(sum, c)| *sum += c);
+    }
+    usage
+}
+
+/// A project's quantity per line on one day, in the order of [`serverless_lines`].
+pub(crate) fn project_day(seed: u64, project: &Project, day: i64) -> Vec<f64> {
+    serverless_lines(project.kind.as_str())
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let u = unit(hash(&[seed, 11, project.key, u64::from_ne_bytes(day.to_ne_bytes()), i as u64]));
+            line.daily * (0.6 + 0.8 * u)
+        })
+        .collect()
+}
+
+/// The days a project has usage within the span.
+pub(crate) fn project_days(project: &Project, days: Days) -> Days {
+    days.clip(day_number(project.created), i64::MAX)
+}
+
+/// A chart bucket: its start instant and the days it sums.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bucket {
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) days: Days,
+}
+
+/// Splits days into daily buckets, or monthly ones starting on the first of each month.
+pub(crate) fn buckets(days: Days, monthly: bool) -> Vec<Bucket> {
+    let start_of = |day: i64| DateTime::from_timestamp(day * DAY, 0).unwrap_or_default();
+    if !monthly {
+        return days.iter().map(|d| Bucket { start: start_of(d), days: Days { first: d, end: d + 1 } }).collect();
+    }
+    let mut out: Vec<Bucket> = Vec::new();
+    for day in days.iter() {
+        let month = month_start_day(day);
+        match out.last_mut() {
+            Some(b) if b.start == start_of(month) => b.days.end = day + 1,
+            _ => out.push(Bucket { start: start_of(month), days: Days { first: day, end: day + 1 } }),
+        }
+    }
+    out
+}
