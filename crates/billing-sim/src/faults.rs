@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::config::{FaultRates, Latency, SimConfig};
 
 /// One scripted fault, for [`crate::Sim::push_faults`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Answer this status in the endpoint's error shape, with `Retry-After` when given.
     Status { status: u16, retry_after: Option<Duration> },
