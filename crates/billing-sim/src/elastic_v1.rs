@@ -206,7 +206,7 @@ pub(crate) async fn items(
         Ok(ctx) => ctx,
         Err(r) => return r,
     };
-    Json(itemize(&ctx, ctx.org.deployments.iter())).into_response()
+    items_json(itemize(&ctx, ctx.org.deployments.iter()))
 }
 
 /// `GET /billing/costs/{organization_id}/deployments/{deployment_id}/items`.
@@ -221,9 +221,30 @@ pub(crate) async fn deployment_items(
         Err(r) => return r,
     };
     match ctx.org.deployment(&deployment_id) {
-        Some(dep) => Json(itemize(&ctx, std::iter::once(dep))).into_response(),
+        Some(dep) => items_json(itemize(&ctx, std::iter::once(dep))),
         None => cluster_not_found(),
     }
+}
+
+/// Serializes `ItemsCosts` with `hours` and `quantity.value` as JSON integers, as the spec's int64
+/// says and the real service sends; the shared model keeps them as `f64` to read lenient payloads.
+fn items_json(items: ItemsCosts) -> Response {
+    let mut value = serde_json::to_value(&items).unwrap_or_default();
+    let integral = |v: &mut serde_json::Value| {
+        if let Some(f) = v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+            // Whole and well inside i64's range, so the cast is exact.
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = f as i64;
+            *v = serde_json::Value::from(whole);
+        }
+    };
+    if let Some(resources) = value.get_mut("resources").and_then(serde_json::Value::as_array_mut) {
+        resources.iter_mut().filter_map(|r| r.get_mut("hours")).for_each(integral);
+    }
+    if let Some(dts) = value.get_mut("data_transfer_and_storage").and_then(serde_json::Value::as_array_mut) {
+        dts.iter_mut().filter_map(|d| d.pointer_mut("/quantity/value")).for_each(integral);
+    }
+    Json(value).into_response()
 }
 
 fn cluster_not_found() -> Response {
