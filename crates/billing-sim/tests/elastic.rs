@@ -1,5 +1,8 @@
 //! Elastic v1 and v2 over real HTTP: every endpoint, auth, ranges and error shapes.
 
+// Test helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -93,7 +96,8 @@ async fn v1_deployments_items_and_charts_are_plausible() {
     assert!(!points.is_empty() && points.len() <= 31);
     let first = points[0]["timestamp"].as_i64().unwrap();
     assert!(first >= 1_740_787_200 && first % 86_400 == 0, "epoch seconds at midnight: {first}");
-    let sum: f64 = points.iter().flat_map(|p| p["values"].as_array().unwrap()).map(|v| v["value"].as_f64().unwrap()).sum();
+    let sum: f64 =
+        points.iter().flat_map(|p| p["values"].as_array().unwrap()).map(|v| v["value"].as_f64().unwrap()).sum();
     assert!(close(sum, dep_total, 1e-9));
     sim.shutdown().await;
 }
@@ -108,12 +112,19 @@ async fn v1_bucketing_is_case_insensitive_and_monthly_sums_days() {
     let (_, daily2) = get_json(&v1(&sim, &org, &format!("/charts?{range}")), Some(&key)).await;
     assert_eq!(daily, daily2, "daily is the default and `Daily` reads as daily");
     assert_eq!(daily["data"].as_array().unwrap().len(), 17 + 28 + 9);
-    let (_, monthly) = get_json(&v1(&sim, &org, &format!("/charts?{range}&bucketing_strategy=MONTHLY")), Some(&key)).await;
+    let (_, monthly) =
+        get_json(&v1(&sim, &org, &format!("/charts?{range}&bucketing_strategy=MONTHLY")), Some(&key)).await;
     let months = monthly["data"].as_array().unwrap();
     let stamps: Vec<i64> = months.iter().map(|m| m["timestamp"].as_i64().unwrap()).collect();
     assert_eq!(stamps, vec![1_735_689_600, 1_738_368_000, 1_740_787_200], "bucket starts: Jan 1, Feb 1, Mar 1");
     let total = |c: &Value| -> f64 {
-        c["data"].as_array().unwrap().iter().flat_map(|p| p["values"].as_array().unwrap()).map(|v| v["value"].as_f64().unwrap()).sum()
+        c["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["values"].as_array().unwrap())
+            .map(|v| v["value"].as_f64().unwrap())
+            .sum()
     };
     assert!(close(total(&daily), total(&monthly), 1e-9));
     let (_, overview) = get_json(&v1(&sim, &org, &format!("?{range}")), Some(&key)).await;
@@ -170,7 +181,11 @@ async fn v1_range_rule_counts_days_starting_inside_the_range() {
     };
     let day = total("2025-03-05T00:00:00Z", "2025-03-06T00:00:00Z").await;
     assert!(day > 0.0);
-    assert_eq!(total("2025-03-05T00:00:00Z", "2025-03-05T00:00:01Z").await, day, "a day counts when its start is in range");
+    assert_eq!(
+        total("2025-03-05T00:00:00Z", "2025-03-05T00:00:01Z").await,
+        day,
+        "a day counts when its start is in range"
+    );
     assert_eq!(total("2025-03-05T00:00:01Z", "2025-03-06T00:00:00Z").await, 0.0, "a day starting before from is out");
     assert_eq!(total("2025-03-05T00:00:00Z", "2025-03-05T00:00:00Z").await, 0.0, "an empty range is empty");
     let two = total("2025-03-05T00:00:00Z", "2025-03-07T00:00:00Z").await;
@@ -194,9 +209,24 @@ async fn v1_auth_and_not_found_errors() {
         (v1(&sim, &other, "/items"), Some(demo_key(&sim)), 403, "organization.invalid_access"),
         (v1(&sim, &demo, "/deployments"), Some(other_key(&sim)), 403, "organization.invalid_access"),
         (v1(&sim, "999", "/charts"), Some(demo_key(&sim)), 404, "organization.not_found"),
-        (v1(&sim, &demo, "/deployments/0000/items"), Some(demo_key(&sim)), 404, "billing_service.es_cluster_id_not_found"),
-        (v1(&sim, &demo, "/deployments/0000/charts"), Some(demo_key(&sim)), 404, "billing_service.es_cluster_id_not_found"),
-        (v1(&sim, &other, &format!("/deployments/{dep}/items")), Some(other_key(&sim)), 404, "billing_service.es_cluster_id_not_found"),
+        (
+            v1(&sim, &demo, "/deployments/0000/items"),
+            Some(demo_key(&sim)),
+            404,
+            "billing_service.es_cluster_id_not_found",
+        ),
+        (
+            v1(&sim, &demo, "/deployments/0000/charts"),
+            Some(demo_key(&sim)),
+            404,
+            "billing_service.es_cluster_id_not_found",
+        ),
+        (
+            v1(&sim, &other, &format!("/deployments/{dep}/items")),
+            Some(other_key(&sim)),
+            404,
+            "billing_service.es_cluster_id_not_found",
+        ),
     ];
     for (url, auth, status, code) in cases {
         let response = get(&url, auth.as_deref()).await;
@@ -266,7 +296,10 @@ async fn v2_instances_arithmetic_names_and_types() {
     assert!(instances.iter().filter(|i| i["type"] != "deployment").all(|i| i["name"] == ""));
     let (_, named) = get_json(&v2(&sim, &org, &format!("/costs/instances?{OCT}&include_names=true")), Some(&key)).await;
     assert!(named["instances"].as_array().unwrap().iter().all(|i| !i["name"].as_str().unwrap().is_empty()));
-    assert_eq!(get(&v2(&sim, &org, &format!("/costs/instances?{OCT}&include_names=maybe")), Some(&key)).await.status(), 400);
+    assert_eq!(
+        get(&v2(&sim, &org, &format!("/costs/instances?{OCT}&include_names=maybe")), Some(&key)).await.status(),
+        400
+    );
     sim.shutdown().await;
 }
 
@@ -292,7 +325,12 @@ async fn v2_items_instance_items_and_grouping() {
     assert!(kinds(&by_product).contains(&"deployment".to_owned()));
     assert_eq!(kinds(&by_family), vec!["deployment".to_owned(), "serverless".to_owned()]);
     let (a, b, c) = (f(&by_product, "/total_ecu"), f(&by_family, "/total_ecu"), f(&instances, "/total_ecu"));
-    let lines: usize = instances["instances"].as_array().unwrap().iter().map(|i| i["product_line_items"].as_array().unwrap().len()).sum();
+    let lines: usize = instances["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product_line_items"].as_array().unwrap().len())
+        .sum();
     #[allow(clippy::cast_precision_loss)]
     let tolerance = 0.0001 * lines as f64;
     assert!((a - c).abs() <= tolerance && (b - c).abs() <= tolerance, "{a} {b} {c}");
@@ -329,7 +367,8 @@ async fn v2_charts_filter_by_instance_type_and_live_outside_costs() {
     for instance in instances["instances"].as_array().unwrap().iter().take(5) {
         let id = instance["id"].as_str().unwrap();
         let (status, chart) =
-            get_json(&v2(&sim, &org, &format!("/instances/{id}/charts?{OCT}&bucketing_strategy=monthly")), Some(&key)).await;
+            get_json(&v2(&sim, &org, &format!("/instances/{id}/charts?{OCT}&bucketing_strategy=monthly")), Some(&key))
+                .await;
         assert_eq!(status, 200);
         let sum: f64 = values(&chart).iter().map(|v| v["value"].as_f64().unwrap()).sum();
         let lines = instance["product_line_items"].as_array().unwrap().len();
@@ -339,7 +378,10 @@ async fn v2_charts_filter_by_instance_type_and_live_outside_costs() {
     }
     assert_eq!(get(&v2(&sim, &org, &format!("/costs/charts?{OCT}")), Some(&key)).await.status(), 404);
     assert_eq!(get(&v2(&sim, &org, &format!("/charts?{OCT}&instance_type=vms")), Some(&key)).await.status(), 400);
-    assert_eq!(get(&v2(&sim, &org, &format!("/charts?{OCT}&bucketing_strategy=hourly")), Some(&key)).await.status(), 400);
+    assert_eq!(
+        get(&v2(&sim, &org, &format!("/charts?{OCT}&bucketing_strategy=hourly")), Some(&key)).await.status(),
+        400
+    );
     assert_eq!(get(&v2(&sim, &org, &format!("/instances/ffff/charts?{OCT}")), Some(&key)).await.status(), 404);
     sim.shutdown().await;
 }
@@ -357,7 +399,8 @@ async fn v2_errors_have_the_real_shapes() {
         get(&v2(&sim, &demo, "/costs/instances?from=2001-08-04T00:00:00Z&to=2001-08-05T00:00:00Z"), Some(&key)).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    let fixture: Value = serde_json::from_str(include_str!("data/elastic-v2-costs-instances.400-invalid-input.json")).unwrap();
+    let fixture: Value =
+        serde_json::from_str(include_str!("data/elastic-v2-costs-instances.400-invalid-input.json")).unwrap();
     assert_eq!(body, fixture);
 
     for (query, key_name) in [
@@ -383,7 +426,10 @@ async fn v2_errors_have_the_real_shapes() {
     let response = get(&v2(&sim, &other, &format!("/costs/instances?{OCT}")), Some(&key)).await;
     assert_eq!(response.status(), 403);
     assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
-    assert_eq!(response.text().await.unwrap(), format!("403: User does not have 'billing-costs:get:{other}' permissions"));
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!("403: User does not have 'billing-costs:get:{other}' permissions")
+    );
 
     let (status, body) = get_json(&v2(&sim, "31337", &format!("/costs/items?{OCT}")), Some(&key)).await;
     assert_eq!(status, 404);

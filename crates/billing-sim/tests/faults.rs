@@ -1,5 +1,8 @@
 //! Faults, latency, the rate limit, and the stats and request log that observe them.
 
+// Test helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

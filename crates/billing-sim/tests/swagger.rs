@@ -1,5 +1,8 @@
 //! Every v1 response validates against the published Swagger 2.0 spec (a copy in `tests/data`).
 
+// Test helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -60,14 +63,21 @@ async fn every_v1_response_matches_the_swagger_spec() {
         ("/billing/costs/{organization_id}", v1(&sim, &org, "?from=nope"), "400"),
         ("/billing/costs/{organization_id}/items", v1(&sim, &other, "/items"), "403"),
         ("/billing/costs/{organization_id}/deployments", v1(&sim, "1", "/deployments"), "404"),
-        ("/billing/costs/{organization_id}/deployments/{deployment_id}/items", v1(&sim, &org, "/deployments/00/items"), "404"),
+        (
+            "/billing/costs/{organization_id}/deployments/{deployment_id}/items",
+            v1(&sim, &org, "/deployments/00/items"),
+            "404",
+        ),
     ];
     for (template, url, status) in errors {
         let (got, body) = get_json(&url, Some(&key)).await;
         assert_eq!(got.to_string(), status, "{url}");
         check(&spec, template, status, &body);
     }
-    sim.push_faults(None, [billing_sim::Fault::server_error(), billing_sim::Fault::too_many_requests(std::time::Duration::from_secs(1))]);
+    sim.push_faults(
+        None,
+        [billing_sim::Fault::server_error(), billing_sim::Fault::too_many_requests(std::time::Duration::from_secs(1))],
+    );
     let (status, body) = get_json(&v1(&sim, &org, "/charts"), Some(&key)).await;
     assert_eq!(status, 500);
     check(&spec, "/billing/costs/{organization_id}/charts", "500", &body);
@@ -84,6 +94,8 @@ fn the_validator_rejects_a_wrong_body() {
     let schema = schema_for(&spec, "/billing/costs/{organization_id}", "200");
     let validator = jsonschema::draft4::new(&schema).unwrap();
     assert!(!validator.is_valid(&json!({"costs": {"total": 1.0}, "trials": 0.0})));
-    assert!(!validator.is_valid(&json!({"costs": {"total": "1", "dimensions": []}, "trials": 0.0, "hourly_rate": 0.0})));
+    assert!(
+        !validator.is_valid(&json!({"costs": {"total": "1", "dimensions": []}, "trials": 0.0, "hourly_rate": 0.0}))
+    );
     assert!(validator.is_valid(&json!({"costs": {"total": 1.0, "dimensions": []}, "trials": 0.0, "hourly_rate": 0.0})));
 }

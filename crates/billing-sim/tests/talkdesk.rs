@@ -1,5 +1,8 @@
 //! Talkdesk `/express/usage/month` over real HTTP: paging walks, the filter grammar, auth, errors.
 
+// Test helpers outside #[test] fns unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashSet;
@@ -72,7 +75,8 @@ async fn paging_walks_every_row_once_in_both_orders() {
     let (_, body) = get_json(&usage_url(&sim, ""), Some(&token)).await;
     assert_eq!(body["per_page"], 50);
     assert_eq!(body["page"], 1);
-    let ids: Vec<&str> = body["_embedded"]["usage"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        body["_embedded"]["usage"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]));
     assert!(body["_links"].get("prev").is_none());
     // A page past the end is empty and has no next.
@@ -86,10 +90,12 @@ async fn paging_walks_every_row_once_in_both_orders() {
 #[tokio::test]
 async fn rows_cover_every_usage_type_and_only_the_callers_accounts() {
     let sim = start().await;
-    for (org, token) in sim.dataset().talkdesk_organizations().iter().zip([
-        talkdesk_token(&sim),
-        format!("Bearer {}", sim.dataset().credentials().talkdesk_other_token),
-    ]) {
+    for (org, token) in sim
+        .dataset()
+        .talkdesk_organizations()
+        .iter()
+        .zip([talkdesk_token(&sim), format!("Bearer {}", sim.dataset().credentials().talkdesk_other_token)])
+    {
         let pages = walk(usage_url(&sim, "?per_page=250"), &token).await;
         let rows: Vec<_> = pages.iter().flat_map(|p| p.usage().to_vec()).collect();
         let kinds: HashSet<UsageType> = rows.iter().filter_map(|r| r.kind.clone()).collect();
@@ -118,7 +124,10 @@ async fn filters_select_rows_and_carry_into_links() {
     let org = &sim.dataset().talkdesk_organizations()[0];
     let (a, b) = (org.accounts[0].as_str(), org.accounts[1].as_str());
     let count = |pred: &dyn Fn(&str, &str) -> bool| {
-        org.rows().iter().filter(|r| pred(r.account_id.as_ref().unwrap().as_str(), &r.month.unwrap().to_string())).count() as u64
+        org.rows()
+            .iter()
+            .filter(|r| pred(r.account_id.as_ref().unwrap().as_str(), &r.month.unwrap().to_string()))
+            .count() as u64
     };
     let cases: Vec<(String, u64)> = vec![
         (format!("account_id eq '{a}'"), count(&|acc, _| acc == a)),
@@ -190,7 +199,8 @@ async fn bad_parameters_are_400_naming_the_field() {
         let (status, body) = get_json(&usage_url(&sim, &query), Some(&token)).await;
         assert_eq!(status, 400, "{query}");
         assert!(body["code"].is_string() && body["message"].is_string());
-        let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            body["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
         assert_eq!(fields, vec![field], "{query}: {body}");
         assert!(body["fields"][0]["description"].is_string());
     }

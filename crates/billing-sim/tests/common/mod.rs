@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a fixed clock, a small simulator, and HTTP shortcuts.
-#![allow(dead_code, unreachable_pub)]
+// Each test crate uses a different subset; helpers outside #[test] fns unwrap like tests do.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use billing_sim::{Scale, SimConfig, SimHandle};
 use chrono::{DateTime, TimeZone, Utc};
@@ -19,8 +20,10 @@ pub async fn start() -> SimHandle {
     billing_sim::spawn(config()).await.unwrap()
 }
 
+/// A plain client. The simulator's tests speak raw HTTP and cannot use billing-http's transport,
+/// whose own tests run against this simulator.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    reqwest::Client::builder().build().unwrap()
 }
 
 /// A GET with an optional raw `Authorization` header value.
