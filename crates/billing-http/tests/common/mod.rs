@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests: a simulator on a fixed clock, fast transports, clients.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use billing_http::{
+    ElasticBillingV1, ElasticBillingV2, ElasticCredentials, Error, Limit, RetryPolicy, TalkdeskBillingInsights,
+    TalkdeskToken, Transport, TransportConfig,
+};
+use billing_model::DateRange;
+use billing_sim::{SimConfig, SimHandle};
+use chrono::{DateTime, TimeZone, Utc};
+
+/// The fixed "now" of every test: mid-month, mid-day, so month-to-date ranges are partial.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 17, 13, 30, 0).unwrap()
+}
+
+/// A UTC midnight.
+pub fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+}
+
+/// `[from, to)` between two midnights.
+pub fn range(from: (i32, u32, u32), to: (i32, u32, u32)) -> DateRange {
+    DateRange::new(day(from.0, from.1, from.2), day(to.0, to.1, to.2)).unwrap()
+}
+
+/// A simulator on the fixed clock with the demo dataset.
+pub async fn sim() -> SimHandle {
+    billing_sim::spawn(SimConfig::at(now())).await.unwrap()
+}
+
+/// Retries that keep tests fast: 3 attempts, millisecond backoffs, a 5 s deadline.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        deadline: Duration::from_secs(5),
+    }
+}
+
+/// A transport config for tests: short timeouts, fast retries, no client-side rate limit.
+pub fn config() -> TransportConfig {
+    TransportConfig {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        retry: fast_retry(),
+        ..TransportConfig::default()
+    }
+    .with_limits(Limit::unlimited(16))
+}
+
+/// The three clients over one transport, pointed at a simulator.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub v1: ElasticBillingV1,
+    pub v2: ElasticBillingV2,
+    pub td: TalkdeskBillingInsights,
+}
+
+impl Clients {
+    pub fn new(sim: &SimHandle, config: TransportConfig) -> Self {
+        let transport = Transport::new(config).unwrap();
+        Clients {
+            v1: ElasticBillingV1::new(transport.clone(), &sim.elastic_v1_url()).unwrap(),
+            v2: ElasticBillingV2::new(transport.clone(), &sim.elastic_v2_url()).unwrap(),
+            td: TalkdeskBillingInsights::new(transport, &sim.talkdesk_url()).unwrap(),
+        }
+    }
+}
+
+/// Clients with [`config`].
+pub fn clients(sim: &SimHandle) -> Clients {
+    Clients::new(sim, config())
+}
+
+/// The key that reads every organization but the "other" one.
+pub fn demo_key(sim: &SimHandle) -> ElasticCredentials {
+    ElasticCredentials::api_key(&sim.dataset().credentials().elastic_demo_key).unwrap()
+}
+
+/// The key that reads only the "other" organization.
+pub fn other_key(sim: &SimHandle) -> ElasticCredentials {
+    ElasticCredentials::api_key(&sim.dataset().credentials().elastic_other_key).unwrap()
+}
+
+/// The token of the first Talkdesk organization.
+pub fn td_token(sim: &SimHandle) -> TalkdeskToken {
+    TalkdeskToken::new(&sim.dataset().credentials().talkdesk_token).unwrap()
+}
+
+/// `http://127.0.0.1:<port>` with nothing listening: a port bound, then released.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// `a` and `b` agree to within `tol` (absolute).
+pub fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
+    assert!((a - b).abs() <= tol, "{what}: {a} vs {b} (tolerance {tol})");
+}
+
+/// Checks what every error's text must hold: `Display` names the endpoint's template and never the
+/// upstream's host or port; neither `Display` nor `Debug` shows any of the given secrets.
+pub fn assert_error_text(err: &Error, addr: &str, secrets: &[&str]) {
+    let display = err.to_string();
+    let debug = format!("{err:?}");
+    assert!(display.contains(err.endpoint().template), "{display}");
+    assert!(!display.contains(addr) && !display.contains("127.0.0.1"), "the address leaks: {display}");
+    for text in [&display, &debug] {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret leaks: {text}");
+        }
+    }
+}
