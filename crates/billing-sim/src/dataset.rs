@@ -489,3 +489,55 @@ pub(crate) fn month_start_day(day: i64) -> i64 {
     let date = day_date(day);
     day_number(date.with_day(1).unwrap_or(date))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 17, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_world() {
+        let a = Dataset::generate(1, &Scale::default(), now());
+        let b = Dataset::generate(1, &Scale::default(), now());
+        let c = Dataset::generate(2, &Scale::default(), now());
+        let ids = |d: &Dataset| d.demo_org().deployments.iter().map(|x| x.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b));
+        assert_ne!(ids(&a), ids(&c));
+        assert_eq!(a.talkdesk_organizations()[0].rows(), b.talkdesk_organizations()[0].rows());
+    }
+
+    #[test]
+    fn shapes_follow_the_contract() {
+        let scale = Scale { big_org_deployments: 1000, ..Scale::default() };
+        let ds = Dataset::generate(42, &scale, now());
+        assert_eq!(ds.big_org().deployments.len(), 1000);
+        assert!(ds.empty_org().deployments.is_empty());
+        let mut org_ids: Vec<&str> = ds.organizations().iter().map(|o| o.id.as_str()).collect();
+        assert!(org_ids.iter().all(|id| id.len() == 10 && id.bytes().all(|b| b.is_ascii_digit())));
+        org_ids.sort_unstable();
+        org_ids.dedup();
+        assert_eq!(org_ids.len(), ds.organizations().len(), "organization ids are unique");
+        let names: std::collections::HashSet<&str> = ds.big_org().deployments.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names.len(), 1000, "deployment names are unique within an organization");
+        for d in &ds.big_org().deployments {
+            assert!(d.id.as_str().len() == 32 && d.id.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(d.resources.iter().any(|r| r.kind == ResourceKind::Elasticsearch));
+            for r in &d.resources {
+                let parts: Vec<&str> = r.sku.split('_').collect();
+                assert_eq!(parts.len(), 4, "{}", r.sku);
+                assert!(parts[0].starts_with(&format!("{}.", d.provider)));
+                assert_eq!(parts[2], r.ram_mb.to_string());
+                assert_eq!(parts[3], r.zones.to_string());
+            }
+        }
+        for t in ds.talkdesk_organizations() {
+            assert!(t.accounts.iter().all(|a| a.as_str().len() == 24));
+            assert!(t.rows().windows(2).all(|w| w[0].id < w[1].id), "rows are sorted and unique");
+        }
+    }
+}

@@ -178,3 +178,62 @@ pub(crate) fn buckets(days: Days, monthly: bool) -> Vec<Bucket> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::Scale;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, s).unwrap()
+    }
+
+    fn days(ds: &Dataset, from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDateSpan, i64) {
+        let d = Days::of(ds, &DateRange::new(from, to).unwrap(), at(2025, 6, 17, 12, 0));
+        ((crate::dataset::day_date(d.first), crate::dataset::day_date(d.end)), d.len())
+    }
+
+    type NaiveDateSpan = (chrono::NaiveDate, chrono::NaiveDate);
+
+    #[test]
+    fn a_day_is_in_when_its_start_is_in() {
+        let ds = Dataset::generate(1, &Scale::default(), at(2025, 6, 17, 12, 0));
+        assert_eq!(days(&ds, at(2025, 3, 5, 0, 0), at(2025, 3, 6, 0, 0)).1, 1);
+        assert_eq!(days(&ds, at(2025, 3, 5, 0, 0), at(2025, 3, 5, 0, 1)).1, 1);
+        assert_eq!(days(&ds, at(2025, 3, 5, 0, 1), at(2025, 3, 6, 0, 0)).1, 0);
+        assert_eq!(days(&ds, at(2025, 3, 5, 0, 1), at(2025, 3, 6, 0, 1)).1, 1);
+        let fractional = DateTime::from_timestamp(at(2025, 3, 5, 0, 0).timestamp(), 1).unwrap();
+        assert_eq!(days(&ds, fractional, at(2025, 3, 7, 0, 0)).1, 1, "a nanosecond after midnight misses the day");
+        // Clipped to the history start and to the clock's current day.
+        let (span, len) = days(&ds, at(2000, 1, 1, 0, 0), at(2030, 1, 1, 0, 0));
+        assert_eq!(span.0, ds.history_start());
+        assert_eq!(span.1.to_string(), "2025-06-18");
+        assert!(len > 365);
+    }
+
+    #[test]
+    fn monthly_buckets_start_on_the_first_and_cover_every_day() {
+        let d =
+            Days { first: crate::dataset::day_number(chrono::NaiveDate::from_ymd_opt(2025, 1, 30).unwrap()), end: 0 };
+        let d = Days { end: d.first + 40, ..d };
+        let months = buckets(d, true);
+        let starts: Vec<String> = months.iter().map(|b| b.start.date_naive().to_string()).collect();
+        assert_eq!(starts, ["2025-01-01", "2025-02-01", "2025-03-01"]);
+        assert_eq!(months.iter().map(|b| b.days.len()).sum::<i64>(), 40);
+        assert_eq!(buckets(d, false).len(), 40);
+    }
+
+    #[test]
+    fn usage_is_a_pure_function_of_seed_and_day() {
+        let ds = Dataset::generate(7, &Scale::default(), at(2025, 6, 17, 12, 0));
+        let dep = &ds.demo_org().deployments[0];
+        let day = crate::dataset::day_number(chrono::NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
+        assert_eq!(dts_day(7, dep, day), dts_day(7, dep, day));
+        assert_ne!(dts_day(7, dep, day), dts_day(7, dep, day + 1));
+        let costs = day_costs(7, dep, day);
+        assert!((costs[CAPACITY] - dep.hourly_rate() * 24.0).abs() < 1e-12);
+        assert!(costs.iter().all(|c| *c >= 0.0));
+    }
+}

@@ -443,3 +443,22 @@ async fn v2_errors_have_the_real_shapes() {
     assert_eq!(body["total_ecu"].as_f64(), Some(0.0));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn v1_accept_csv_falls_back_to_json() {
+    // The spec describes `Accept: text/csv` without a schema; the simulator answers JSON, leniently.
+    let sim = start().await;
+    let org = sim.dataset().demo_org().id.to_string();
+    let response = client()
+        .get(v1(&sim, &org, &format!("/deployments?{OCT}")))
+        .header("authorization", demo_key(&sim))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["total_cost"].as_f64().unwrap() > 0.0);
+    sim.shutdown().await;
+}
