@@ -1,1 +1,116 @@
-//! billing-graphql
+//! The Billing Graph GraphQL schema, framework-free: resolvers, per-request DataLoaders and a
+//! credential-keyed response cache over `billing-http`.
+//!
+//! ```no_run
+//! # async fn run(upstreams: billing_graphql::Upstreams) {
+//! use billing_graphql::{BillingGraph, Credentials, SchemaConfig};
+//!
+//! let graph = BillingGraph::new(upstreams, SchemaConfig::default());
+//! let creds = Credentials::none().with_elastic_header(Some("ApiKey my-key"));
+//! let response = graph.execute("{ organization(id: \"42\") { costs { total } } }", creds).await;
+//! # }
+//! ```
+//!
+//! Mount it in any server: turn the HTTP request into an `async_graphql::Request`, read the
+//! caller's credentials from its headers, and call [`BillingGraph::execute`] (or
+//! [`BillingGraph::prepare`] and execute on [`BillingGraph::schema`] yourself).
+
+mod cache;
+mod config;
+mod context;
+mod error;
+mod limits;
+mod loaders;
+mod query;
+pub mod schema;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use chrono::Utc;
+
+pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
+pub use config::{CacheConfig, Limits, SchemaConfig};
+pub use context::{Credential, Credentials, Upstreams};
+pub use error::{GatewayError, codes};
+pub use limits::AliasLimit;
+pub use schema::{BillingSchema, Query};
+
+use context::{RequestState, Services};
+
+/// The schema and what it runs on: clients, cache, limits. Cheap to clone.
+#[derive(Clone)]
+pub struct BillingGraph {
+    schema: BillingSchema,
+    services: Arc<Services>,
+}
+
+impl std::fmt::Debug for BillingGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingGraph").field("services", &self.services).finish_non_exhaustive()
+    }
+}
+
+impl BillingGraph {
+    /// Builds the schema over `upstreams`.
+    pub fn new(upstreams: Upstreams, config: SchemaConfig) -> Self {
+        let services = Arc::new(Services {
+            upstreams,
+            cache: ResponseCache::new(config.cache.clone()),
+            fingerprinter: Fingerprinter::default(),
+            config: config.clone(),
+        });
+        BillingGraph { schema: build_schema(&config), services }
+    }
+
+    /// The async-graphql schema (for SDL export, or to execute prepared requests).
+    pub fn schema(&self) -> &BillingSchema {
+        &self.schema
+    }
+
+    /// The response cache shared by all requests.
+    pub fn cache(&self) -> &ResponseCache {
+        &self.services.cache
+    }
+
+    /// Attaches a request's state: the caller's credentials, a clock reading, an upstream call
+    /// budget, and fresh DataLoaders. Every request must go through this (or [`execute`](Self::execute)).
+    pub fn prepare(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        credentials: Credentials,
+    ) -> async_graphql::Request {
+        let state = Arc::new(RequestState::new(self.services.clone(), credentials, Utc::now()));
+        let request = loaders::attach(request.into(), &state);
+        schema::attach_usage(request, &state)
+    }
+
+    /// Executes a request with the caller's credentials.
+    pub async fn execute(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        credentials: Credentials,
+    ) -> async_graphql::Response {
+        self.schema.execute(self.prepare(request, credentials)).await
+    }
+}
+
+/// Builds the schema with the configured limits. It holds no per-request or per-user data:
+/// loaders and credentials are attached to each request by [`BillingGraph::prepare`].
+pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
+    let limits = &config.limits;
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .extension(AliasLimit { max: limits.aliases })
+        .disable_suggestions();
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build_schema(&SchemaConfig::default()).sdl()
+}

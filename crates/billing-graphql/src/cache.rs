@@ -1,0 +1,187 @@
+//! The response cache across requests: TTL, bounded in entries and bytes, coalescing.
+//!
+//! Keys hold the endpoint, the arguments, and the caller's credential identity: a keyed BLAKE3
+//! hash of the credential under a key drawn at start-up, never the credential itself. So one
+//! caller never reads what another's credential fetched, and a credential the upstream refuses
+//! never reads what a valid one cached: errors are never cached, so a refused credential always
+//! reaches the upstream and is refused again.
+//!
+//! Identical concurrent misses are coalesced into one upstream call by moka's `try_get_with`.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use billing_http::{ElasticCredentials, ExposeSecret, TalkdeskToken};
+use moka::Expiry;
+use moka::future::Cache;
+use serde::Serialize;
+
+use crate::config::CacheConfig;
+use crate::error::GatewayError;
+
+/// A credential's identity for cache keys: a keyed hash, unlinkable to the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 16]);
+
+/// Derives [`Fingerprint`]s under a secret key drawn once per process.
+#[derive(Clone)]
+pub struct Fingerprinter {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprinter([REDACTED])")
+    }
+}
+
+impl Default for Fingerprinter {
+    fn default() -> Self {
+        Fingerprinter { key: rand::random() }
+    }
+}
+
+impl Fingerprinter {
+    /// The identity of an Elastic credential (scheme and secret).
+    pub fn elastic(&self, creds: &ElasticCredentials) -> Fingerprint {
+        let scheme: &[u8] = match creds.scheme() {
+            billing_http::ElasticScheme::ApiKey => b"elastic:apikey:",
+            billing_http::ElasticScheme::Bearer => b"elastic:bearer:",
+        };
+        self.hash(scheme, creds.expose_secret())
+    }
+
+    /// The identity of a Talkdesk token.
+    pub fn talkdesk(&self, token: &TalkdeskToken) -> Fingerprint {
+        self.hash(b"talkdesk:bearer:", token.expose_secret())
+    }
+
+    fn hash(&self, domain: &[u8], secret: &str) -> Fingerprint {
+        let mut h = blake3::Hasher::new_keyed(&self.key);
+        h.update(domain);
+        h.update(secret.as_bytes());
+        let mut out = [0; 16];
+        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        Fingerprint(out)
+    }
+}
+
+/// What a cached answer is: endpoint, credential identity, arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub endpoint: &'static str,
+    pub credential: Fingerprint,
+    pub args: String,
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<dyn Any + Send + Sync>,
+    bytes: u32,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<CacheKey, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &CacheKey, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// The cache, or its absence.
+#[derive(Clone)]
+pub struct ResponseCache {
+    inner: Option<Cache<CacheKey, Entry>>,
+    config: CacheConfig,
+}
+
+impl std::fmt::Debug for ResponseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseCache")
+            .field("config", &self.config)
+            .field("entries", &self.inner.as_ref().map(Cache::entry_count))
+            .finish()
+    }
+}
+
+/// Whether an answer came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Hit,
+    Miss,
+}
+
+impl ResponseCache {
+    pub fn new(config: CacheConfig) -> Self {
+        let inner = config.enabled.then(|| {
+            // Bounded by bytes through the weigher; entries are bounded below by max_bytes/weight
+            // and above by max_entries through a minimum weight per entry.
+            let min_weight = (config.max_bytes / config.max_entries.max(1)).clamp(1, u64::from(u32::MAX));
+            Cache::builder()
+                .max_capacity(config.max_bytes)
+                .weigher(move |_k: &CacheKey, e: &Entry| u32::try_from(min_weight).unwrap_or(u32::MAX).max(e.bytes))
+                .expire_after(PerEntryTtl)
+                .build()
+        });
+        ResponseCache { inner, config }
+    }
+
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The number of entries (approximate: moka counts lazily).
+    pub fn entry_count(&self) -> u64 {
+        self.inner.as_ref().map_or(0, Cache::entry_count)
+    }
+
+    /// Empties the cache.
+    pub fn clear(&self) {
+        if let Some(c) = &self.inner {
+            c.invalidate_all();
+        }
+    }
+
+    /// The cached answer for `key`, or `fetch`'s, which is then cached unless it failed.
+    /// Concurrent callers with the same key share one `fetch`.
+    pub async fn get_or_fetch<T, F>(
+        &self,
+        key: CacheKey,
+        closed: bool,
+        fetch: F,
+    ) -> (Result<Arc<T>, GatewayError>, Lookup)
+    where
+        T: Serialize + Send + Sync + 'static,
+        F: Future<Output = Result<T, GatewayError>> + Send,
+    {
+        let Some(cache) = &self.inner else {
+            return (fetch.await.map(Arc::new), Lookup::Miss);
+        };
+        let ttl = if closed { self.config.closed_ttl } else { self.config.ttl };
+        let mut lookup = Lookup::Hit;
+        let result = cache
+            .try_get_with(key, async {
+                lookup = Lookup::Miss;
+                let value = fetch.await?;
+                // The weight is the answer's JSON size: what it cost to fetch, and close to its
+                // size in memory.
+                let bytes = serde_json::to_vec(&value).map_or(0, |v| v.len());
+                Ok::<_, GatewayError>(Entry {
+                    value: Arc::new(value),
+                    bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+                    ttl,
+                })
+            })
+            .await;
+        let result = match result {
+            Ok(entry) => entry.value.downcast::<T>().map_err(|_| GatewayError::BadInput("cache type mismatch".into())),
+            Err(e) => Err((*e).clone()),
+        };
+        let label = if lookup == Lookup::Hit { "hit" } else { "miss" };
+        metrics::counter!("billing_cache_requests_total", "result" => label).increment(1);
+        (result, lookup)
+    }
+}

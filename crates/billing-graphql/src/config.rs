@@ -1,0 +1,59 @@
+//! What the schema can be tuned with: cache, limits, upstream call budget.
+
+use std::time::Duration;
+
+/// The response cache across requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Off: every request calls the upstreams (loaders still dedupe within a request).
+    pub enabled: bool,
+    /// How long an answer about a range that includes the present is kept.
+    pub ttl: Duration,
+    /// How long an answer about a range wholly in the past (ended over a day ago) is kept:
+    /// billing data for closed days no longer changes.
+    pub closed_ttl: Duration,
+    /// At most this many entries.
+    pub max_entries: u64,
+    /// At most this many bytes of answers (as serialized JSON).
+    pub max_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            ttl: Duration::from_secs(60),
+            closed_ttl: Duration::from_secs(3600),
+            max_entries: 10_000,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Limits applied before any upstream call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum selection depth.
+    pub depth: usize,
+    /// Maximum complexity, with list fields costed by their expected size.
+    pub complexity: usize,
+    /// Maximum number of aliases in a document.
+    pub aliases: usize,
+    /// Maximum upstream calls one request may make (cache hits are free).
+    pub upstream_calls: u32,
+    /// Whether introspection queries are answered.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { depth: 12, complexity: 20_000, aliases: 30, upstream_calls: 200, introspection: true }
+    }
+}
+
+/// Everything `build_schema` needs besides the clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaConfig {
+    pub cache: CacheConfig,
+    pub limits: Limits,
+}

@@ -1,0 +1,151 @@
+//! Per-request state: the caller's credentials, the clock, the upstream call budget, and the
+//! DataLoaders. Nothing here outlives a request, so no loader ever mixes two callers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use billing_http::{
+    ElasticBillingV1, ElasticBillingV2, ElasticCredentials, TalkdeskBillingInsights, TalkdeskToken, Upstream,
+};
+use chrono::{DateTime, Utc};
+
+use crate::cache::{Fingerprint, Fingerprinter, ResponseCache};
+use crate::config::SchemaConfig;
+use crate::error::{GatewayError, Result};
+
+/// The three upstream clients the schema reads from.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub elastic_v1: ElasticBillingV1,
+    pub elastic_v2: ElasticBillingV2,
+    pub talkdesk: TalkdeskBillingInsights,
+}
+
+/// One credential as the caller sent it.
+#[derive(Debug, Clone, Default)]
+pub enum Credential<T> {
+    /// None was sent.
+    #[default]
+    Missing,
+    /// One was sent that cannot be used (empty, unknown scheme, bad characters).
+    Invalid,
+    /// A usable credential.
+    Present(T),
+}
+
+/// The caller's credentials, one per upstream family. Each is only ever sent to its own upstream.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub elastic: Credential<ElasticCredentials>,
+    pub talkdesk: Credential<TalkdeskToken>,
+}
+
+impl Credentials {
+    /// No credentials.
+    pub fn none() -> Self {
+        Credentials::default()
+    }
+
+    /// Reads an Elastic `Authorization` header value (`ApiKey …` or `Bearer …`).
+    pub fn with_elastic_header(mut self, value: Option<&str>) -> Self {
+        self.elastic = match value {
+            None => Credential::Missing,
+            Some(v) => ElasticCredentials::from_header_value(v).map_or(Credential::Invalid, Credential::Present),
+        };
+        self
+    }
+
+    /// Reads a Talkdesk token header value (`Bearer …`).
+    pub fn with_talkdesk_header(mut self, value: Option<&str>) -> Self {
+        self.talkdesk = match value {
+            None => Credential::Missing,
+            Some(v) => TalkdeskToken::from_header_value(v).map_or(Credential::Invalid, Credential::Present),
+        };
+        self
+    }
+
+    /// Uses `creds` for Elastic.
+    pub fn with_elastic(mut self, creds: ElasticCredentials) -> Self {
+        self.elastic = Credential::Present(creds);
+        self
+    }
+
+    /// Uses `token` for Talkdesk.
+    pub fn with_talkdesk(mut self, token: TalkdeskToken) -> Self {
+        self.talkdesk = Credential::Present(token);
+        self
+    }
+}
+
+/// What every request shares with the schema: clients, cache, fingerprint key, config.
+#[derive(Debug)]
+pub(crate) struct Services {
+    pub(crate) upstreams: Upstreams,
+    pub(crate) cache: ResponseCache,
+    pub(crate) fingerprinter: Fingerprinter,
+    pub(crate) config: SchemaConfig,
+}
+
+/// The state of one request, shared by its resolvers and loaders.
+#[derive(Debug)]
+pub(crate) struct RequestState {
+    pub(crate) services: Arc<Services>,
+    elastic: Credential<(ElasticCredentials, Fingerprint)>,
+    talkdesk: Credential<(TalkdeskToken, Fingerprint)>,
+    /// The request's clock: every default range in one request resolves to the same instants.
+    pub(crate) now: DateTime<Utc>,
+    budget: u32,
+    spent: AtomicU32,
+}
+
+impl RequestState {
+    pub(crate) fn new(services: Arc<Services>, creds: Credentials, now: DateTime<Utc>) -> Self {
+        let fp = &services.fingerprinter;
+        let elastic = match creds.elastic {
+            Credential::Present(c) => {
+                let f = fp.elastic(&c);
+                Credential::Present((c, f))
+            }
+            Credential::Invalid => Credential::Invalid,
+            Credential::Missing => Credential::Missing,
+        };
+        let talkdesk = match creds.talkdesk {
+            Credential::Present(t) => {
+                let f = fp.talkdesk(&t);
+                Credential::Present((t, f))
+            }
+            Credential::Invalid => Credential::Invalid,
+            Credential::Missing => Credential::Missing,
+        };
+        let budget = services.config.limits.upstream_calls;
+        RequestState { services, elastic, talkdesk, now, budget, spent: AtomicU32::new(0) }
+    }
+
+    pub(crate) fn elastic(&self, upstream: Upstream) -> Result<(&ElasticCredentials, Fingerprint)> {
+        match &self.elastic {
+            Credential::Present((c, f)) => Ok((c, *f)),
+            Credential::Invalid => Err(GatewayError::InvalidCredential(upstream)),
+            Credential::Missing => Err(GatewayError::MissingCredential(upstream)),
+        }
+    }
+
+    pub(crate) fn talkdesk(&self) -> Result<(&TalkdeskToken, Fingerprint)> {
+        match &self.talkdesk {
+            Credential::Present((t, f)) => Ok((t, *f)),
+            Credential::Invalid => Err(GatewayError::InvalidCredential(Upstream::Talkdesk)),
+            Credential::Missing => Err(GatewayError::MissingCredential(Upstream::Talkdesk)),
+        }
+    }
+
+    /// Spends one upstream call from the request's budget.
+    pub(crate) fn spend(&self) -> Result<()> {
+        if self.spent.fetch_add(1, Ordering::Relaxed) >= self.budget {
+            return Err(GatewayError::BudgetExceeded { budget: self.budget });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn upstreams(&self) -> &Upstreams {
+        &self.services.upstreams
+    }
+}

@@ -1,0 +1,164 @@
+//! The one place errors become GraphQL errors with stable `extensions.code` values.
+//!
+//! A failed upstream call fails only the fields it serves. Each error carries `code` (the
+//! upstream's own code when it has one, such as `organization.not_found`; else a gateway code
+//! below), `status` (the upstream's HTTP status, when it answered) and `upstream`. Messages never
+//! carry a credential or a URL: `billing_http::Error` already keeps both out.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+use billing_http::{ErrorKind, Upstream};
+
+/// Stable gateway error codes, for errors that carry no upstream code.
+pub mod codes {
+    /// No credential for the upstream a field needs, or the upstream refused it (401).
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The upstream refused access (403) without a code of its own.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The upstream does not know the resource (404) and said no more.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// An argument is invalid; nothing was sent upstream.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The upstream rate-limited us (429) without a code of its own.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The upstream did not answer in time.
+    pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+    /// The upstream could not be reached or answered 5xx.
+    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+    /// The upstream answered something that is not its contract.
+    pub const UPSTREAM_INVALID_RESPONSE: &str = "UPSTREAM_INVALID_RESPONSE";
+    /// The upstream answered another 4xx without a code.
+    pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
+    /// The request would need more upstream calls than its budget allows.
+    pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
+}
+
+/// Why a field could not be resolved. Cheap to clone: loaders hand one error to many fields.
+#[derive(Debug, Clone)]
+pub enum GatewayError {
+    /// An upstream call failed.
+    Upstream(Arc<billing_http::Error>),
+    /// The field needs a credential for this upstream and the request carried none.
+    MissingCredential(Upstream),
+    /// The caller's credential cannot be sent (empty, bad characters, unknown scheme).
+    InvalidCredential(Upstream),
+    /// An argument is invalid.
+    BadInput(String),
+    /// The per-request upstream call budget is spent.
+    BudgetExceeded { budget: u32 },
+}
+
+impl From<billing_http::Error> for GatewayError {
+    fn from(e: billing_http::Error) -> Self {
+        GatewayError::Upstream(Arc::new(e))
+    }
+}
+
+impl From<billing_model::DateRangeError> for GatewayError {
+    fn from(e: billing_model::DateRangeError) -> Self {
+        GatewayError::BadInput(e.to_string())
+    }
+}
+
+impl GatewayError {
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &str {
+        match self {
+            GatewayError::Upstream(e) => upstream_code(e),
+            GatewayError::MissingCredential(_) | GatewayError::InvalidCredential(_) => codes::UNAUTHENTICATED,
+            GatewayError::BadInput(_) => codes::BAD_USER_INPUT,
+            GatewayError::BudgetExceeded { .. } => codes::UPSTREAM_BUDGET_EXCEEDED,
+        }
+    }
+
+    /// The upstream involved, if any.
+    pub fn upstream(&self) -> Option<Upstream> {
+        match self {
+            GatewayError::Upstream(e) => Some(e.upstream()),
+            GatewayError::MissingCredential(u) | GatewayError::InvalidCredential(u) => Some(*u),
+            GatewayError::BadInput(_) | GatewayError::BudgetExceeded { .. } => None,
+        }
+    }
+
+    /// The client-facing message.
+    pub fn message(&self) -> String {
+        match self {
+            GatewayError::Upstream(e) => e.to_string(),
+            GatewayError::MissingCredential(u) => format!("no credential for {u}: {}", credential_hint(*u)),
+            GatewayError::InvalidCredential(u) => format!("the credential for {u} is invalid: {}", credential_hint(*u)),
+            GatewayError::BadInput(m) => m.clone(),
+            GatewayError::BudgetExceeded { budget } => {
+                format!("this request needs more than {budget} upstream calls; narrow the query or split it")
+            }
+        }
+    }
+}
+
+fn credential_hint(upstream: Upstream) -> &'static str {
+    match upstream {
+        Upstream::ElasticV1 | Upstream::ElasticV2 => "send `Authorization: ApiKey <key>`",
+        Upstream::Talkdesk => "send `X-Talkdesk-Authorization: Bearer <token>`",
+    }
+}
+
+fn upstream_code(e: &billing_http::Error) -> &str {
+    // A 401 is the platform gateway's, undocumented and code-less in v1: always UNAUTHENTICATED.
+    // Talkdesk codes are opaque numbers, so its errors get gateway codes by status (the raw code
+    // is still in `extensions.upstreamCode`). Elastic's codes are stable names: passed through.
+    let opaque = e.upstream() == Upstream::Talkdesk || e.http_status() == Some(401);
+    if let Some(code) = e.code().filter(|_| !opaque) {
+        return code;
+    }
+    match e.kind() {
+        ErrorKind::Timeout => codes::UPSTREAM_TIMEOUT,
+        ErrorKind::Connect => codes::UPSTREAM_UNAVAILABLE,
+        ErrorKind::Decode | ErrorKind::Build => codes::UPSTREAM_INVALID_RESPONSE,
+        ErrorKind::PageLimit => codes::UPSTREAM_BUDGET_EXCEEDED,
+        ErrorKind::Status => match e.http_status() {
+            Some(400) => codes::BAD_USER_INPUT,
+            Some(401) => codes::UNAUTHENTICATED,
+            Some(403) => codes::FORBIDDEN,
+            Some(404) => codes::NOT_FOUND,
+            Some(429) => codes::RATE_LIMITED,
+            Some(s) if s >= 500 => codes::UPSTREAM_UNAVAILABLE,
+            _ => codes::UPSTREAM_ERROR,
+        },
+        _ => codes::UPSTREAM_ERROR,
+    }
+}
+
+// No `Display`: async-graphql converts any `Display` error into a GraphQL error without
+// extensions, and every gateway error must carry its code. `message()` gives the text.
+
+impl ErrorExtensions for GatewayError {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Some(u) = self.upstream() {
+                ext.set("upstream", u.as_str());
+            }
+            if let GatewayError::Upstream(e) = self {
+                if let Some(status) = e.http_status() {
+                    ext.set("status", status);
+                }
+                ext.set("endpoint", e.endpoint().template);
+                if let Some(code) = e.code() {
+                    ext.set("upstreamCode", code);
+                }
+                if let Some(after) = e.retry_after() {
+                    ext.set("retryAfterSeconds", after.as_secs());
+                }
+            }
+        })
+    }
+}
+
+impl From<GatewayError> for async_graphql::Error {
+    fn from(e: GatewayError) -> Self {
+        e.extend()
+    }
+}
+
+/// Results of resolvers.
+pub(crate) type Result<T, E = GatewayError> = std::result::Result<T, E>;

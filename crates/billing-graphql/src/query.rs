@@ -1,0 +1,493 @@
+//! Upstream queries as values: what a loader batches, what the cache keys, what one call fetches.
+//!
+//! Each query type is one endpoint; its fields are the call's arguments. `Range::MonthToDate`
+//! stands for the upstreams' default range: v1 is sent no range (the upstream applies its own
+//! default), v2, which requires one, is sent the request clock's month to date.
+
+use std::fmt::{Debug, Write as _};
+use std::future::Future;
+use std::hash::Hash;
+
+use billing_http::{Endpoint, endpoints};
+use billing_model::elastic::{v1, v2};
+use billing_model::talkdesk::{Filter, UsageOrder, UsagePage};
+use billing_model::{
+    Bucketing, ChartItems, DateRange, DeploymentId, InstanceId, InstanceTypeFilter, OrganizationId, ServerlessGroupBy,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::cache::CacheKey;
+use crate::context::RequestState;
+use crate::error::Result;
+
+/// A range argument: explicit, or the upstream's default (month to date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Range {
+    MonthToDate,
+    Explicit(DateRange),
+}
+
+impl Range {
+    /// From optional GraphQL arguments, defaulting a missing bound as the upstreams do; `None`
+    /// when neither is given (so a child can inherit its parent's range instead).
+    pub(crate) fn from_args(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Range>> {
+        if from.is_none() && to.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Range::Explicit(DateRange::resolve(from, to, now)?)))
+    }
+
+    fn explicit(self) -> Option<DateRange> {
+        match self {
+            Range::MonthToDate => None,
+            Range::Explicit(r) => Some(r),
+        }
+    }
+
+    pub(crate) fn resolve(self, now: DateTime<Utc>) -> DateRange {
+        self.explicit().unwrap_or_else(|| DateRange::month_to_date(now))
+    }
+
+    /// Whether the range ended over a day ago: Elastic's recent days still change.
+    pub(crate) fn is_closed(self, now: DateTime<Utc>) -> bool {
+        self.explicit().is_some_and(|r| r.is_closed(now - TimeDelta::days(1)))
+    }
+
+    fn key(self, out: &mut String) {
+        match self {
+            Range::MonthToDate => out.push_str("mtd"),
+            Range::Explicit(r) => {
+                let _ = write!(out, "{r}");
+            }
+        }
+    }
+}
+
+/// One upstream call, as a value.
+pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
+    type Output: Serialize + Send + Sync + 'static;
+    const ENDPOINT: Endpoint;
+
+    /// Whether the answer concerns only the past, and so may be kept longer.
+    fn is_closed(&self, now: DateTime<Utc>) -> bool;
+
+    /// The arguments, as a cache key component.
+    fn args(&self) -> String;
+
+    /// Makes the call.
+    fn call(&self, state: &RequestState) -> impl Future<Output = Result<Self::Output>> + Send;
+}
+
+/// Fetches a query through the cache, spending the request's budget on a miss only.
+pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::sync::Arc<Q::Output>> {
+    let credential = match Q::ENDPOINT.upstream {
+        billing_http::Upstream::Talkdesk => state.talkdesk()?.1,
+        upstream => state.elastic(upstream)?.1,
+    };
+    let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args: q.args() };
+    let closed = q.is_closed(state.now);
+    let (result, _) = state
+        .services
+        .cache
+        .get_or_fetch(key, closed, async {
+            state.spend()?;
+            q.call(state).await
+        })
+        .await;
+    result
+}
+
+macro_rules! key {
+    ($($part:expr),* $(,)?) => {{
+        let mut s = String::new();
+        $( $part.push_to(&mut s); s.push('|'); )*
+        s
+    }};
+}
+
+trait KeyPart {
+    fn push_to(&self, out: &mut String);
+}
+
+impl KeyPart for Range {
+    fn push_to(&self, out: &mut String) {
+        self.key(out);
+    }
+}
+
+impl KeyPart for OrganizationId {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self.as_str());
+    }
+}
+
+impl KeyPart for DeploymentId {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self.as_str());
+    }
+}
+
+impl KeyPart for InstanceId {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self.as_str());
+    }
+}
+
+impl<T: std::fmt::Display> KeyPart for Option<T> {
+    fn push_to(&self, out: &mut String) {
+        if let Some(v) = self {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+impl KeyPart for Bucketing {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self.as_str());
+    }
+}
+
+impl KeyPart for u32 {
+    fn push_to(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl KeyPart for UsageOrder {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self.as_str());
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1Overview {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+}
+
+impl Query for V1Overview {
+    type Output = v1::CostsOverview;
+    const ENDPOINT: Endpoint = endpoints::V1_OVERVIEW;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state.upstreams().elastic_v1.overview(creds, &self.org);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}/charts`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1Charts {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+    pub(crate) bucketing: Bucketing,
+}
+
+impl Query for V1Charts {
+    type Output = ChartItems;
+    const ENDPOINT: Endpoint = endpoints::V1_CHARTS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range, self.bucketing)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state.upstreams().elastic_v1.charts(creds, &self.org).bucketing(self.bucketing);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}/deployments`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1Deployments {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+}
+
+impl Query for V1Deployments {
+    type Output = v1::DeploymentsCosts;
+    const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENTS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state.upstreams().elastic_v1.deployments(creds, &self.org);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}/deployments/{deployment_id}/charts`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1DeploymentCharts {
+    pub(crate) org: OrganizationId,
+    pub(crate) deployment: DeploymentId,
+    pub(crate) range: Range,
+    pub(crate) bucketing: Bucketing,
+}
+
+impl Query for V1DeploymentCharts {
+    type Output = ChartItems;
+    const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_CHARTS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.deployment, self.range, self.bucketing)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state
+            .upstreams()
+            .elastic_v1
+            .deployment_charts(creds, &self.org, &self.deployment)
+            .bucketing(self.bucketing);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}/deployments/{deployment_id}/items`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1DeploymentItems {
+    pub(crate) org: OrganizationId,
+    pub(crate) deployment: DeploymentId,
+    pub(crate) range: Range,
+}
+
+impl Query for V1DeploymentItems {
+    type Output = v1::ItemsCosts;
+    const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_ITEMS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.deployment, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state.upstreams().elastic_v1.deployment_items(creds, &self.org, &self.deployment);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v1 `GET /billing/costs/{organization_id}/items`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V1Items {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+}
+
+impl Query for V1Items {
+    type Output = v1::ItemsCosts;
+    const ENDPOINT: Endpoint = endpoints::V1_ITEMS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let mut req = state.upstreams().elastic_v1.items(creds, &self.org);
+        if let Some(r) = self.range.explicit() {
+            req = req.range(r);
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v2 `GET /billing/organizations/{organization_id}/costs/instances`, names included.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V2Instances {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+}
+
+impl Query for V2Instances {
+    type Output = v2::InstancesCosts;
+    const ENDPOINT: Endpoint = endpoints::V2_INSTANCES;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let range = self.range.resolve(state.now);
+        Ok(state.upstreams().elastic_v2.instances(creds, &self.org, range).include_names(true).send().await?)
+    }
+}
+
+/// v2 `GET /billing/organizations/{organization_id}/costs/instances/{instance_id}/items`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V2InstanceItems {
+    pub(crate) org: OrganizationId,
+    pub(crate) instance: InstanceId,
+    pub(crate) range: Range,
+}
+
+impl Query for V2InstanceItems {
+    type Output = v2::ItemsCosts;
+    const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_ITEMS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.instance, self.range)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let range = self.range.resolve(state.now);
+        Ok(state.upstreams().elastic_v2.instance_items(creds, &self.org, &self.instance, range).send().await?)
+    }
+}
+
+/// v2 `GET /billing/organizations/{organization_id}/costs/items`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V2Items {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+    pub(crate) group_by: Option<ServerlessGroupBy>,
+}
+
+impl Query for V2Items {
+    type Output = v2::ItemsCosts;
+    const ENDPOINT: Endpoint = endpoints::V2_ITEMS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range, self.group_by)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let range = self.range.resolve(state.now);
+        let mut req = state.upstreams().elastic_v2.items(creds, &self.org, range);
+        if let Some(g) = &self.group_by {
+            req = req.serverless_group_by(g.clone());
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v2 `GET /billing/organizations/{organization_id}/charts`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V2Charts {
+    pub(crate) org: OrganizationId,
+    pub(crate) range: Range,
+    pub(crate) bucketing: Bucketing,
+    pub(crate) instance_type: Option<InstanceTypeFilter>,
+}
+
+impl Query for V2Charts {
+    type Output = ChartItems;
+    const ENDPOINT: Endpoint = endpoints::V2_CHARTS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.range, self.bucketing, self.instance_type)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let range = self.range.resolve(state.now);
+        let mut req = state.upstreams().elastic_v2.charts(creds, &self.org, range).bucketing(self.bucketing);
+        if let Some(t) = &self.instance_type {
+            req = req.instance_type(t.clone());
+        }
+        Ok(req.send().await?)
+    }
+}
+
+/// v2 `GET /billing/organizations/{organization_id}/instances/{instance_id}/charts`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct V2InstanceCharts {
+    pub(crate) org: OrganizationId,
+    pub(crate) instance: InstanceId,
+    pub(crate) range: Range,
+    pub(crate) bucketing: Bucketing,
+}
+
+impl Query for V2InstanceCharts {
+    type Output = ChartItems;
+    const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_CHARTS;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range.is_closed(now)
+    }
+    fn args(&self) -> String {
+        key!(self.org, self.instance, self.range, self.bucketing)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
+        let range = self.range.resolve(state.now);
+        Ok(state
+            .upstreams()
+            .elastic_v2
+            .instance_charts(creds, &self.org, &self.instance, range)
+            .bucketing(self.bucketing)
+            .send()
+            .await?)
+    }
+}
+
+/// Talkdesk `GET /express/usage/month`, one page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct UsagePageQuery {
+    pub(crate) filter: Option<Filter>,
+    pub(crate) order: UsageOrder,
+    pub(crate) page: u32,
+    pub(crate) per_page: u32,
+}
+
+impl Query for UsagePageQuery {
+    type Output = UsagePage;
+    const ENDPOINT: Endpoint = endpoints::TALKDESK_USAGE;
+    fn is_closed(&self, _now: DateTime<Utc>) -> bool {
+        false
+    }
+    fn args(&self) -> String {
+        key!(self.filter, self.order, self.page, self.per_page)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (token, _) = state.talkdesk()?;
+        let mut req =
+            state.upstreams().talkdesk.usage(token).page(self.page).per_page(self.per_page).order_by(self.order);
+        if let Some(f) = &self.filter {
+            req = req.filter(f.clone());
+        }
+        Ok(req.send().await?)
+    }
+}

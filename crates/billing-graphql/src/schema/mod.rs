@@ -1,0 +1,70 @@
+//! The schema: a root split by domain, and the types it returns.
+//!
+//! Every field that calls an upstream says which endpoint in its description, and calls it only
+//! when selected. Money is in ECU for Elastic and in the row's `currency` for Talkdesk.
+
+mod deployment;
+mod instance;
+mod organization;
+pub mod types;
+mod usage;
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, MergedObject, Object, Schema};
+
+pub use deployment::Deployment;
+pub use instance::Instance;
+pub use organization::Organization;
+pub(crate) use usage::attach as attach_usage;
+pub use usage::{PageInfo, UsageAggregate, UsageAggregateConnection, UsageAggregateEdge, UsageFilter, UsageOrderBy};
+
+use crate::error::Result;
+
+/// Complexity of a field that may call an upstream.
+pub(crate) const CALL: usize = 10;
+/// Assumed length of a list field, for complexity.
+pub(crate) const LIST: usize = 20;
+
+/// Elastic Cloud cost queries.
+#[derive(Default, Debug)]
+pub struct CostsQuery;
+
+/// Elastic Cloud cost queries.
+#[Object]
+impl CostsQuery {
+    /// An Elastic Cloud organization by id. Calls no upstream by itself: each field of
+    /// `Organization` calls its own endpoint when selected, so an unknown organization shows up
+    /// as an `organization.not_found` error on those fields.
+    async fn organization(&self, id: ID) -> Organization {
+        Organization { id: billing_model::OrganizationId::new(id.0) }
+    }
+}
+
+/// Talkdesk usage queries.
+#[derive(Default, Debug)]
+pub struct UsageQuery;
+
+/// Talkdesk usage queries.
+#[Object]
+impl UsageQuery {
+    /// Talkdesk monthly usage aggregates of the caller's accounts, as a Relay connection.
+    /// Talkdesk `GET /express/usage/month`, paged 250 rows at a time; `first` may exceed 250
+    /// (up to 5000). Needs the `X-Talkdesk-Authorization` credential.
+    #[graphql(complexity = "CALL + (first.clamp(0, 5000) as usize) * child_complexity / 10")]
+    async fn usage_aggregates(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilter>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        #[graphql(default)] order_by: UsageOrderBy,
+    ) -> Result<UsageAggregateConnection> {
+        usage::usage_aggregates(ctx, filter, first, after, order_by).await
+    }
+}
+
+/// The query root.
+#[derive(MergedObject, Default, Debug)]
+pub struct Query(CostsQuery, UsageQuery);
+
+/// The schema type.
+pub type BillingSchema = Schema<Query, EmptyMutation, EmptySubscription>;

@@ -1,0 +1,165 @@
+//! `Organization`: an Elastic Cloud organization and every cost view of it.
+
+use async_graphql::{Context, ID, Object};
+use billing_model::OrganizationId;
+use chrono::{DateTime, Utc};
+
+use super::deployment::Deployment;
+use super::instance::Instance;
+use super::types::{
+    Bucketing, Chart, CostsOverview, InstanceTypeFilter, ItemizedCosts, Product, ServerlessGroupBy, products,
+};
+use crate::error::Result;
+use crate::loaders::{load, state};
+use crate::query::{Range, V1Charts, V1Deployments, V1Items, V1Overview, V2Charts, V2Instances, V2Items};
+
+/// An Elastic Cloud organization. Selecting only `id` calls no upstream; every other field calls
+/// the endpoint named in its description, and only when selected.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub(crate) id: OrganizationId,
+}
+
+/// The range of a field: its own arguments, else month to date.
+fn range(ctx: &Context<'_>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Range> {
+    Ok(Range::from_args(from, to, state(ctx).now)?.unwrap_or(Range::MonthToDate))
+}
+
+/// An Elastic Cloud organization. Selecting only `id` calls no upstream; every other field
+/// calls the endpoint its description names, only when selected. Ranges default to month to date.
+#[Object]
+impl Organization {
+    /// The organization id (a numeric string).
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// Cost overview: total, trials, hourly rate, dimensions and prepaid balance, in ECU.
+    /// Elastic v1 `GET /billing/costs/{organization_id}`. `from`/`to` default to month to date.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn costs(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<CostsOverview> {
+        let q = V1Overview { org: self.id.clone(), range: range(ctx, from, to)? };
+        Ok(CostsOverview::from(&*load(ctx, q).await?))
+    }
+
+    /// Every deployment with its costs over the range, in ECU.
+    /// Elastic v1 `GET /billing/costs/{organization_id}/deployments`: one call serves every
+    /// deployment of this organization and range in the request.
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn deployments(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Deployment>> {
+        let range = range(ctx, from, to)?;
+        let q = V1Deployments { org: self.id.clone(), range };
+        let costs = load(ctx, q).await?;
+        Ok((0..costs.deployments.len()).map(|i| Deployment::new(self.id.clone(), range, costs.clone(), i)).collect())
+    }
+
+    /// One deployment, or null if the organization has no such deployment in the range.
+    /// Served by the same `/deployments` call as `deployments`.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn deployment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Deployment>> {
+        let range = range(ctx, from, to)?;
+        let q = V1Deployments { org: self.id.clone(), range };
+        let costs = load(ctx, q).await?;
+        Ok(costs
+            .deployments
+            .iter()
+            .position(|d| d.deployment_id.as_str() == id.as_str())
+            .map(|i| Deployment::new(self.id.clone(), range, costs.clone(), i)))
+    }
+
+    /// The organization's cost per day or month, in ECU.
+    /// Elastic v1 `GET /billing/costs/{organization_id}/charts`.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn charts(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default)] bucketing: Bucketing,
+    ) -> Result<Chart> {
+        let q = V1Charts { org: self.id.clone(), range: range(ctx, from, to)?, bucketing: bucketing.into() };
+        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+    }
+
+    /// Itemized costs of the organization: resources, data transfer and storage, in ECU.
+    /// Elastic v1 `GET /billing/costs/{organization_id}/items`.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<ItemizedCosts> {
+        let q = V1Items { org: self.id.clone(), range: range(ctx, from, to)? };
+        Ok(ItemizedCosts::from(&*load(ctx, q).await?))
+    }
+
+    /// Deployments and serverless projects with their line items, in ECU.
+    /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`.
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn instances(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Instance>> {
+        let range = range(ctx, from, to)?;
+        let q = V2Instances { org: self.id.clone(), range };
+        let costs = load(ctx, q).await?;
+        Ok((0..costs.instances().len()).map(|i| Instance::new(self.id.clone(), range, costs.clone(), i)).collect())
+    }
+
+    /// The organization's costs grouped by product, in ECU.
+    /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/items`.
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn product_costs(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        serverless_group_by: Option<ServerlessGroupBy>,
+    ) -> Result<Vec<Product>> {
+        let q = V2Items {
+            org: self.id.clone(),
+            range: range(ctx, from, to)?,
+            group_by: serverless_group_by.map(Into::into),
+        };
+        Ok(products(&*load(ctx, q).await?))
+    }
+
+    /// Usage of the organization's instances per day or month, in ECU.
+    /// Elastic v2 `GET /billing/organizations/{organization_id}/charts`.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn instance_charts(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default)] bucketing: Bucketing,
+        instance_type: Option<InstanceTypeFilter>,
+    ) -> Result<Chart> {
+        let q = V2Charts {
+            org: self.id.clone(),
+            range: range(ctx, from, to)?,
+            bucketing: bucketing.into(),
+            instance_type: instance_type.map(Into::into),
+        };
+        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+    }
+}

@@ -1,0 +1,404 @@
+//! `usageAggregates`: Talkdesk monthly usage as a Relay connection over HAL pages.
+//!
+//! A cursor is an offset into the filtered, ordered result set. Offsets map onto fixed pages of
+//! 250 (the API's maximum), so a slice costs the fewest pages that cover it and neighbouring
+//! slices share cached pages. Several `usageAggregates` fields in one request with different
+//! filters, all starting at the first row, are served together: their filters are joined with
+//! `or` into one upstream filter, and the rows are split back by each field's own filter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use billing_model::talkdesk::{
+    Filter, MAX_FILTER_LEN, MAX_PER_PAGE, UsageAggregate as WireAggregate, UsageOrder, UsagePage,
+};
+use billing_model::{AccountId, Month};
+use dataloader::BatchFn;
+use dataloader::cached::Loader;
+
+use crate::context::RequestState;
+use crate::error::{GatewayError, Result};
+use crate::loaders::load;
+use crate::query::{self, UsagePageQuery};
+
+/// Rows per upstream page: the API's maximum, so a slice needs the fewest pages.
+const PAGE: u32 = MAX_PER_PAGE;
+/// The largest `first` a connection serves.
+pub(crate) const MAX_FIRST: i32 = 5000;
+
+/// Which usage aggregates to return. Omitted lists do not filter; lists are OR-ed within and
+/// AND-ed across.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct UsageFilter {
+    /// Talkdesk account ids (24 hex characters).
+    pub account_ids: Option<Vec<ID>>,
+    /// Months, as `YYYY-MM`.
+    pub months: Option<Vec<String>>,
+}
+
+/// The order of usage aggregates.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageOrderBy {
+    /// By record id, ascending.
+    IdAsc,
+    /// By record id, descending (Talkdesk's default).
+    #[default]
+    IdDesc,
+}
+
+impl From<UsageOrderBy> for UsageOrder {
+    fn from(o: UsageOrderBy) -> Self {
+        match o {
+            UsageOrderBy::IdAsc => UsageOrder::IdAsc,
+            UsageOrderBy::IdDesc => UsageOrder::IdDesc,
+        }
+    }
+}
+
+/// An account's usage of one product in one month (Talkdesk `GET /express/usage/month`).
+/// Amounts are in `currency`.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UsageAggregate {
+    /// The record id (32 hex characters).
+    pub id: ID,
+    /// The account.
+    pub account_id: Option<ID>,
+    /// The product, such as `TD-LIC-APP-RC-101910`.
+    pub product_id: Option<String>,
+    /// The aggregated product, such as `TD-USG-TEL-UG-102213`.
+    pub aggregated_product_id: Option<String>,
+    /// The month, `YYYY-MM`.
+    pub month: Option<String>,
+    /// The usage type: `CALL`, `MESSAGE`, `NUMBER`, ... (new values are passed through).
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+    /// Description of the usage type.
+    pub description: Option<String>,
+    /// ISO 4217 currency of `price` and `totalAmount`.
+    pub currency: Option<String>,
+    /// `INBOUND`, `OUTBOUND` or `OTHER`; null when not applicable.
+    pub direction: Option<String>,
+    /// The interaction's resolution; null when not applicable.
+    pub resolution: Option<String>,
+    /// The unit of measure.
+    pub unit: Option<String>,
+    /// Price per unit, in `currency`.
+    pub price: Option<f64>,
+    /// The wallet charged.
+    pub wallet_name: Option<String>,
+    /// Units used.
+    pub number_of_units: Option<f64>,
+    /// Total, in `currency`.
+    pub total_amount: Option<f64>,
+}
+
+impl From<&WireAggregate> for UsageAggregate {
+    fn from(a: &WireAggregate) -> Self {
+        UsageAggregate {
+            id: ID(a.id.clone()),
+            account_id: a.account_id.as_ref().map(|x| ID(x.to_string())),
+            product_id: a.product_id.clone(),
+            aggregated_product_id: a.aggregated_product_id.clone(),
+            month: a.month.map(|m| m.to_string()),
+            kind: a.kind.as_ref().map(|k| k.as_str().to_owned()),
+            description: a.description.clone(),
+            currency: a.currency.clone(),
+            direction: a.direction.as_ref().map(|d| d.as_str().to_owned()),
+            resolution: a.resolution.clone(),
+            unit: a.unit.clone(),
+            price: a.price,
+            wallet_name: a.wallet_name.clone(),
+            number_of_units: a.number_of_units,
+            total_amount: a.total_amount,
+        }
+    }
+}
+
+/// A page of usage aggregates.
+#[derive(Debug, Clone)]
+pub struct UsageAggregateConnection {
+    key: Slice,
+    result: Arc<SliceResult>,
+}
+
+/// An edge: a usage aggregate and its cursor.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UsageAggregateEdge {
+    /// Pass as `after` to continue after this row.
+    pub cursor: String,
+    /// The usage aggregate.
+    pub node: UsageAggregate,
+}
+
+/// Relay paging information.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PageInfo {
+    /// Whether rows follow this page.
+    pub has_next_page: bool,
+    /// Whether rows precede this page.
+    pub has_previous_page: bool,
+    /// The first row's cursor.
+    pub start_cursor: Option<String>,
+    /// The last row's cursor.
+    pub end_cursor: Option<String>,
+}
+
+fn cursor(offset: usize) -> String {
+    format!("usage:{offset}")
+}
+
+fn parse_cursor(c: &str) -> Result<usize> {
+    c.strip_prefix("usage:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
+}
+
+/// A page of Talkdesk usage aggregates (a Relay connection).
+#[Object]
+impl UsageAggregateConnection {
+    /// The rows with their cursors.
+    async fn edges(&self) -> Vec<UsageAggregateEdge> {
+        self.result
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| UsageAggregateEdge { cursor: cursor(self.key.offset + i), node: r.into() })
+            .collect()
+    }
+
+    /// The rows.
+    async fn nodes(&self) -> Vec<UsageAggregate> {
+        self.result.rows.iter().map(UsageAggregate::from).collect()
+    }
+
+    /// Paging information.
+    async fn page_info(&self) -> PageInfo {
+        let n = self.result.rows.len();
+        PageInfo {
+            has_next_page: self.result.has_next,
+            has_previous_page: self.key.offset > 0,
+            start_cursor: (n > 0).then(|| cursor(self.key.offset)),
+            end_cursor: (n > 0).then(|| cursor(self.key.offset + n - 1)),
+        }
+    }
+
+    /// The number of rows matching the filter on all pages. Costs one extra small upstream call
+    /// only when the rows were served together with another field's and the total is not known.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        if let Some(total) = self.result.total {
+            return Ok(total);
+        }
+        let q = UsagePageQuery { filter: self.key.filter.clone(), order: self.key.order, page: 1, per_page: 1 };
+        let page = load(ctx, q).await?;
+        Ok(page.total.unwrap_or(0))
+    }
+}
+
+/// The usage root field.
+pub(crate) async fn usage_aggregates(
+    ctx: &Context<'_>,
+    filter: Option<UsageFilter>,
+    first: i32,
+    after: Option<String>,
+    order_by: UsageOrderBy,
+) -> Result<UsageAggregateConnection> {
+    if !(0..=MAX_FIRST).contains(&first) {
+        return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
+    }
+    let offset = match after {
+        Some(c) => parse_cursor(&c)? + 1,
+        None => 0,
+    };
+    // `first` was checked non-negative above.
+    let first = usize::try_from(first).unwrap_or(0);
+    let filter = build_filter(filter.unwrap_or_default())?;
+    let key = Slice { filter: filter.clone().flatten(), order: order_by.into(), offset, first };
+    // An empty list of accounts or months matches nothing: no call needed.
+    if filter.is_none() || first == 0 {
+        let total = if filter.is_none() { Some(0) } else { None };
+        return Ok(UsageAggregateConnection {
+            key,
+            result: Arc::new(SliceResult { rows: Vec::new(), has_next: false, total }),
+        });
+    }
+    let loader = ctx.data_unchecked::<SliceLoader>();
+    let result = loader.0.try_load(key.clone()).await.unwrap_or_else(|e| Err(GatewayError::BadInput(e.to_string())))?;
+    Ok(UsageAggregateConnection { key, result })
+}
+
+/// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing.
+fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
+    let accounts = match f.account_ids {
+        Some(ids) if ids.is_empty() => return Ok(None),
+        Some(ids) => Filter::any(ids.iter().map(|id| Filter::account(&AccountId::new(id.as_str())))),
+        None => None,
+    };
+    let months = match f.months {
+        Some(ms) if ms.is_empty() => return Ok(None),
+        Some(ms) => {
+            let parsed = ms
+                .iter()
+                .map(|m| m.parse::<Month>().map(Filter::month))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| GatewayError::BadInput(e.to_string()))?;
+            Filter::any(parsed)
+        }
+        None => None,
+    };
+    let filter = Filter::all(accounts.into_iter().chain(months));
+    if filter.as_ref().is_some_and(|f| f.to_string().len() > MAX_FILTER_LEN) {
+        return Err(GatewayError::BadInput(format!("the filter is longer than {MAX_FILTER_LEN} characters")));
+    }
+    Ok(Some(filter))
+}
+
+/// One connection's rows: a filter, an order, and the window `[offset, offset + first)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Slice {
+    filter: Option<Filter>,
+    order: UsageOrder,
+    offset: usize,
+    first: usize,
+}
+
+/// The rows of a slice, whether more follow, and the filter's total when known.
+#[derive(Debug)]
+pub(crate) struct SliceResult {
+    rows: Vec<WireAggregate>,
+    has_next: bool,
+    total: Option<u64>,
+}
+
+type SliceAnswer = Result<Arc<SliceResult>, GatewayError>;
+
+/// The per-request loader of slices.
+pub(crate) struct SliceLoader(Loader<Slice, SliceAnswer, SliceBatch>);
+
+impl SliceLoader {
+    pub(crate) fn new(state: Arc<RequestState>) -> Self {
+        SliceLoader(Loader::new(SliceBatch { state }).with_yield_count(8))
+    }
+}
+
+pub(crate) struct SliceBatch {
+    state: Arc<RequestState>,
+}
+
+impl BatchFn<Slice, SliceAnswer> for SliceBatch {
+    async fn load(&mut self, keys: &[Slice]) -> HashMap<Slice, SliceAnswer> {
+        let state = &*self.state;
+        let mut groups: HashMap<UsageOrder, Vec<Slice>> = HashMap::new();
+        for k in keys {
+            groups.entry(k.order).or_default().push(k.clone());
+        }
+        let mut out = HashMap::new();
+        let mut jobs = Vec::new();
+        for (order, group) in groups {
+            let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
+            let unionable = group.len() > 1
+                && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
+                && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
+            if unionable {
+                jobs.push(futures::future::Either::Left(async move { fetch_union(state, order, union, group).await }));
+            } else {
+                for key in group {
+                    jobs.push(futures::future::Either::Right(async move {
+                        let answer = fetch_slice(state, &key).await.map(Arc::new);
+                        vec![(key, answer)]
+                    }));
+                }
+            }
+        }
+        for answers in futures::future::join_all(jobs).await {
+            out.extend(answers);
+        }
+        out
+    }
+}
+
+async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, page: u32) -> Result<Arc<UsagePage>> {
+    query::fetch(state, &UsagePageQuery { filter: filter.clone(), order, page, per_page: PAGE }).await
+}
+
+/// One slice on its own: the pages covering `[offset, offset + first]` (one row more, to know
+/// whether another page follows), the first fetched before the rest to learn the total.
+async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
+    let per = PAGE as usize;
+    let first_page = key.offset / per;
+    let last_needed = key.offset + key.first; // inclusive: the row after the window
+    let head = page(state, &key.filter, key.order, page_number(first_page)?).await?;
+    let total = head.total;
+    let known_pages = total.map(|t| usize::try_from(t.div_ceil(u64::from(PAGE))).unwrap_or(usize::MAX));
+    let mut last_page = last_needed / per;
+    if let Some(pages) = known_pages {
+        last_page = last_page.min(pages.saturating_sub(1)).max(first_page);
+    }
+    let rest = futures::future::try_join_all(
+        (first_page + 1..=last_page).map(|p| async move { page(state, &key.filter, key.order, page_number(p)?).await }),
+    )
+    .await?;
+    let mut rows: Vec<WireAggregate> = Vec::new();
+    for p in std::iter::once(&head).chain(rest.iter()) {
+        rows.extend(p.usage().iter().cloned());
+    }
+    let skip = key.offset - first_page * per;
+    let mut window: Vec<WireAggregate> = rows.into_iter().skip(skip).take(key.first + 1).collect();
+    // The pages read reach the row after the window whenever it exists.
+    let has_next = window.len() > key.first;
+    window.truncate(key.first);
+    Ok(SliceResult { rows: window, has_next, total })
+}
+
+fn page_number(index: usize) -> Result<u32> {
+    u32::try_from(index + 1).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
+}
+
+/// Several slices from offset 0 served by one filter joined with `or`: pages are read in order
+/// until every slice has its rows (and one more), then rows are split by each slice's filter.
+async fn fetch_union(
+    state: &RequestState,
+    order: UsageOrder,
+    union: Option<Filter>,
+    keys: Vec<Slice>,
+) -> Vec<(Slice, SliceAnswer)> {
+    let mut rows: Vec<Vec<WireAggregate>> = vec![Vec::new(); keys.len()];
+    let mut number = 1;
+    let exhausted = loop {
+        let p = match page(state, &union, order, number).await {
+            Ok(p) => p,
+            Err(e) => return keys.into_iter().map(|k| (k, Err(e.clone()))).collect(),
+        };
+        for row in p.usage() {
+            let account = row.account_id.as_ref().map_or("", |a| a.as_str());
+            let month = row.month.map(|m| m.to_string()).unwrap_or_default();
+            for (k, bucket) in keys.iter().zip(rows.iter_mut()) {
+                if k.filter.as_ref().is_some_and(|f| f.matches(account, &month)) {
+                    bucket.push(row.clone());
+                }
+            }
+        }
+        let satisfied = keys.iter().zip(&rows).all(|(k, r)| r.len() > k.first);
+        if p.next().is_none() {
+            break true;
+        }
+        if satisfied {
+            break false;
+        }
+        number += 1;
+    };
+    keys.into_iter()
+        .zip(rows)
+        .map(|(k, mut r)| {
+            let total = exhausted.then_some(r.len() as u64);
+            let has_next = r.len() > k.first;
+            r.truncate(k.first);
+            (k, Ok(Arc::new(SliceResult { rows: r, has_next, total })))
+        })
+        .collect()
+}
+
+/// Adds the slice loader to a request.
+pub(crate) fn attach(request: async_graphql::Request, state: &Arc<RequestState>) -> async_graphql::Request {
+    request.data(SliceLoader::new(state.clone()))
+}

@@ -1,0 +1,110 @@
+//! The cache across requests: hits, TTL, credential isolation, coalescing, errors not cached.
+
+mod common;
+
+use std::time::Duration;
+
+use billing_graphql::{Credentials, SchemaConfig};
+use billing_sim::{Fault, Latency, endpoints as ep};
+use common::*;
+
+fn cached(ttl: Duration) -> SchemaConfig {
+    let mut config = SchemaConfig::default();
+    config.cache.ttl = ttl;
+    config.cache.closed_ttl = ttl;
+    config
+}
+
+fn deployments_query(org: &str) -> String {
+    format!(
+        r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ id totalCost }} }} }}"#
+    )
+}
+
+#[tokio::test]
+async fn a_warm_cache_serves_repeats_without_upstream_calls_until_the_ttl() {
+    let sim = sim().await;
+    let graph = graph(&sim, cached(Duration::from_millis(400)));
+    let q = deployments_query(sim.dataset().demo_org().id.as_str());
+    let first = data(&graph, demo(&sim), &q).await;
+    let second = data(&graph, demo(&sim), &q).await;
+    assert_eq!(first, second);
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1, "the second request is a hit");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    data(&graph, demo(&sim), &q).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 2, "expired after the TTL");
+}
+
+#[tokio::test]
+async fn one_credential_never_reads_what_another_cached() {
+    let sim = sim().await;
+    let graph = graph(&sim, cached(Duration::from_secs(60)));
+    let ds = sim.dataset();
+    let q = deployments_query(ds.demo_org().id.as_str());
+    data(&graph, demo(&sim), &q).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
+
+    // The other key may not read the demo org: it must reach the upstream and be refused.
+    let other =
+        Credentials::none().with_elastic_header(Some(&format!("ApiKey {}", ds.credentials().elastic_other_key)));
+    let (data_other, errors) = run(&graph, other.clone(), &q).await;
+    assert_eq!(codes(&errors), ["organization.invalid_access"]);
+    assert!(data_other["organization"].is_null());
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 2);
+
+    // An invalid key is refused too, every time: errors are never cached.
+    let wrong = Credentials::none().with_elastic_header(Some("ApiKey not-a-key"));
+    for n in 3..=4 {
+        let (_, errors) = run(&graph, wrong.clone(), &q).await;
+        assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+        assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), n);
+    }
+
+    // The same key sent as a bearer token is another credential identity.
+    let bearer =
+        Credentials::none().with_elastic_header(Some(&format!("Bearer {}", ds.credentials().elastic_demo_key)));
+    data(&graph, bearer, &q).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 5);
+}
+
+#[tokio::test]
+async fn identical_concurrent_requests_share_one_upstream_call() {
+    let sim = sim().await;
+    sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(150)));
+    let graph = graph(&sim, cached(Duration::from_secs(60)));
+    let q = deployments_query(sim.dataset().demo_org().id.as_str());
+    let runs = (0..8).map(|_| {
+        let graph = graph.clone();
+        let creds = demo(&sim);
+        let q = q.clone();
+        tokio::spawn(async move { data(&graph, creds, &q).await })
+    });
+    let results = futures::future::join_all(runs).await;
+    let first = results[0].as_ref().unwrap();
+    assert!(results.iter().all(|r| r.as_ref().unwrap() == first));
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1, "eight concurrent requests, one call");
+}
+
+#[tokio::test]
+async fn errors_are_not_cached() {
+    let sim = sim().await;
+    let graph = graph(&sim, cached(Duration::from_secs(60)));
+    let q = deployments_query(sim.dataset().demo_org().id.as_str());
+    sim.push_faults(Some(ep::V1_DEPLOYMENTS), [Fault::server_error()]);
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert_eq!(errors.len(), 1);
+    data(&graph, demo(&sim), &q).await;
+    data(&graph, demo(&sim), &q).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 2, "the error was retried next time, the success cached");
+}
+
+#[tokio::test]
+async fn the_cache_can_be_switched_off() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let q = deployments_query(sim.dataset().demo_org().id.as_str());
+    data(&graph, demo(&sim), &q).await;
+    data(&graph, demo(&sim), &q).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 2);
+    assert_eq!(graph.cache().entry_count(), 0);
+}

@@ -1,0 +1,84 @@
+//! Shared test setup: a simulator on a fixed clock, a schema over it, and small helpers.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use billing_graphql::{BillingGraph, Credentials, SchemaConfig, Upstreams};
+use billing_http::{
+    ElasticBillingV1, ElasticBillingV2, Limit, RetryPolicy, TalkdeskBillingInsights, Transport, TransportConfig,
+};
+use billing_sim::{SimConfig, SimHandle};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+
+/// The simulator's clock in these tests.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+pub async fn sim() -> SimHandle {
+    billing_sim::spawn(SimConfig::at(now())).await.unwrap()
+}
+
+pub fn transport_config() -> TransportConfig {
+    TransportConfig {
+        request_timeout: Duration::from_millis(500),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            deadline: Duration::from_secs(2),
+        },
+        ..TransportConfig::default()
+    }
+    .with_limits(Limit::unlimited(16))
+}
+
+pub fn graph(sim: &SimHandle, config: SchemaConfig) -> BillingGraph {
+    let t = Transport::new(transport_config()).unwrap();
+    let upstreams = Upstreams {
+        elastic_v1: ElasticBillingV1::new(t.clone(), &sim.elastic_v1_url()).unwrap(),
+        elastic_v2: ElasticBillingV2::new(t.clone(), &sim.elastic_v2_url()).unwrap(),
+        talkdesk: TalkdeskBillingInsights::new(t, &sim.talkdesk_url()).unwrap(),
+    };
+    BillingGraph::new(upstreams, config)
+}
+
+/// A schema without the cross-request cache, so each request's upstream calls are visible.
+pub fn uncached(sim: &SimHandle) -> BillingGraph {
+    let mut config = SchemaConfig::default();
+    config.cache.enabled = false;
+    graph(sim, config)
+}
+
+/// The demo credentials: the Elastic demo key and the first Talkdesk token.
+pub fn demo(sim: &SimHandle) -> Credentials {
+    let c = sim.dataset().credentials();
+    Credentials::none()
+        .with_elastic_header(Some(&format!("ApiKey {}", c.elastic_demo_key)))
+        .with_talkdesk_header(Some(&format!("Bearer {}", c.talkdesk_token)))
+}
+
+/// Runs a query; returns `data` and `errors` as JSON.
+pub async fn run(graph: &BillingGraph, creds: Credentials, query: &str) -> (Value, Vec<Value>) {
+    let response = graph.execute(query, creds).await;
+    let json = serde_json::to_value(&response).unwrap();
+    let errors = json.get("errors").and_then(Value::as_array).cloned().unwrap_or_default();
+    (json["data"].clone(), errors)
+}
+
+/// Runs a query that must succeed.
+pub async fn data(graph: &BillingGraph, creds: Credentials, query: &str) -> Value {
+    let (data, errors) = run(graph, creds, query).await;
+    assert!(errors.is_empty(), "unexpected errors: {errors:#?}");
+    data
+}
+
+/// The `extensions.code` of each error.
+pub fn codes(errors: &[Value]) -> Vec<String> {
+    errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()).collect()
+}
+
+pub fn calls(sim: &SimHandle, template: &str) -> u64 {
+    sim.stats().calls(template)
+}

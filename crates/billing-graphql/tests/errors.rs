@@ -1,0 +1,171 @@
+//! Errors: stable codes, partial results, and nothing sent upstream for bad input.
+
+mod common;
+
+use std::time::Duration;
+
+use billing_graphql::Credentials;
+use billing_sim::{Fault, endpoints as ep};
+use common::*;
+
+#[tokio::test]
+async fn a_failed_call_fails_only_its_fields() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    sim.push_faults(Some(ep::V1_OVERVIEW), [Fault::server_error()]);
+    let query = format!(r#"{{ organization(id: "{org}") {{ id costs {{ total }} deployments {{ id }} }} }}"#);
+    let (data, errors) = run(&graph, demo(&sim), &query).await;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    assert_eq!(e["path"], serde_json::json!(["organization", "costs"]));
+    assert_eq!(e["extensions"]["code"], "billing_service.failed_request");
+    assert_eq!(e["extensions"]["status"], 500);
+    assert_eq!(e["extensions"]["upstream"], "elastic_v1");
+    assert!(data["organization"]["costs"].is_null());
+    assert!(!data["organization"]["deployments"].as_array().unwrap().is_empty(), "the rest resolves");
+}
+
+#[tokio::test]
+async fn upstream_codes_pass_through_and_gateway_codes_fill_in() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let ds = sim.dataset();
+    let demo_org = &ds.demo_org().id;
+    let other_org = &ds.other_org().id;
+    let range = r#"from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z""#;
+    let query = format!(
+        r#"{{
+            unknown: organization(id: "999999999") {{ costs {{ total }} }}
+            forbidden: organization(id: "{other_org}") {{ costs {{ total }} }}
+            v2forbidden: organization(id: "{other_org}") {{ instances({range}) {{ id }} }}
+            tooEarly: organization(id: "{demo_org}") {{ instances(from: "2020-01-01T00:00:00Z", to: "2020-02-01T00:00:00Z") {{ id }} }}
+            noDeployment: organization(id: "{demo_org}") {{ deployment(id: "0000", {range}) {{ id }} }}
+        }}"#
+    );
+    let (data, errors) = run(&graph, demo(&sim), &query).await;
+    let by_path = |alias: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"][0] == alias)
+            .unwrap_or_else(|| panic!("no error for {alias}: {errors:#?}"))
+            .clone()
+    };
+    assert_eq!(by_path("unknown")["extensions"]["code"], "organization.not_found");
+    assert_eq!(by_path("unknown")["extensions"]["status"], 404);
+    assert_eq!(by_path("forbidden")["extensions"]["code"], "organization.invalid_access");
+    assert_eq!(by_path("forbidden")["extensions"]["status"], 403);
+    let v2 = by_path("v2forbidden");
+    assert_eq!(v2["extensions"]["code"], "FORBIDDEN", "v2's text/plain 403 has no code");
+    assert_eq!(v2["extensions"]["upstream"], "elastic_v2");
+    assert!(!v2["message"].as_str().unwrap().contains("billing-costs:get"), "upstream text is not echoed");
+    assert_eq!(by_path("tooEarly")["extensions"]["code"], "invalid_input");
+    assert!(data["noDeployment"]["deployment"].is_null(), "an unknown deployment is null, not an error");
+}
+
+#[tokio::test]
+async fn missing_or_unusable_credentials_are_unauthenticated_per_field() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    let query = format!(
+        r#"{{ organization(id: "{org}") {{ costs {{ total }} }} usageAggregates(first: 1) {{ nodes {{ id }} }} }}"#
+    );
+    let (_, errors) = run(&graph, Credentials::none(), &query).await;
+    assert_eq!(codes(&errors), ["UNAUTHENTICATED", "UNAUTHENTICATED"]);
+    assert_eq!(sim.stats().total(), 0, "nothing sent without a credential");
+
+    // Only Elastic's credential: the Talkdesk field fails alone.
+    let c = sim.dataset().credentials();
+    let elastic_only = Credentials::none().with_elastic_header(Some(&format!("ApiKey {}", c.elastic_demo_key)));
+    let (data, errors) = run(&graph, elastic_only, &query).await;
+    assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+    assert_eq!(errors[0]["extensions"]["upstream"], "talkdesk");
+    assert!(data["organization"]["costs"]["total"].is_number());
+
+    // A key the upstream refuses.
+    let wrong = Credentials::none().with_elastic_header(Some("ApiKey canary-not-a-key"));
+    let (_, errors) = run(&graph, wrong, &format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#)).await;
+    assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+    assert_eq!(errors[0]["extensions"]["status"], 401);
+    assert!(!serde_json::to_string(&errors).unwrap().contains("canary"), "no credential in errors");
+
+    // A header that is not a credential at all.
+    let bad = Credentials::none().with_elastic_header(Some("Basic dXNlcjpwYXNz"));
+    let (_, errors) = run(&graph, bad, &format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#)).await;
+    assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_upstream_call() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    for args in [r#"from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z""#, r#"from: "2030-01-01T00:00:00Z""#] {
+        let (_, errors) =
+            run(&graph, demo(&sim), &format!(r#"{{ organization(id: "{org}") {{ costs({args}) {{ total }} }} }}"#))
+                .await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{args}");
+    }
+    // Unparsable dates fail in the DateTime scalar, before resolvers run.
+    let (_, errors) = run(
+        &graph,
+        demo(&sim),
+        &format!(r#"{{ organization(id: "{org}") {{ costs(from: "yesterday") {{ total }} }} }}"#),
+    )
+    .await;
+    assert_eq!(errors.len(), 1);
+    let (_, errors) =
+        run(&graph, demo(&sim), r#"{ usageAggregates(filter: {months: ["2024-13"]}) { nodes { id } } }"#).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    let (_, errors) = run(&graph, demo(&sim), r#"{ usageAggregates(after: "garbage") { nodes { id } } }"#).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    assert_eq!(sim.stats().total(), 0);
+}
+
+#[tokio::test]
+async fn timeouts_malformed_answers_and_rate_limits_have_their_codes() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    let q = format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#);
+
+    sim.push_faults(Some(ep::V1_OVERVIEW), [Fault::Stall(Duration::from_secs(5))]);
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert_eq!(codes(&errors), ["UPSTREAM_TIMEOUT"]);
+
+    sim.push_faults(Some(ep::V1_OVERVIEW), [Fault::Malformed]);
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert_eq!(codes(&errors), ["UPSTREAM_INVALID_RESPONSE"]);
+
+    // Two 429s in a row spend both attempts of the test transport.
+    sim.push_faults(
+        Some(ep::V1_OVERVIEW),
+        [Fault::too_many_requests(Duration::from_millis(1)), Fault::too_many_requests(Duration::from_millis(1))],
+    );
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert_eq!(codes(&errors), ["billing_service.rate_limited"]);
+    assert_eq!(errors[0]["extensions"]["status"], 429);
+
+    sim.push_faults(
+        Some(ep::V1_OVERVIEW),
+        [Fault::Status { status: 503, retry_after: None }, Fault::Status { status: 503, retry_after: None }],
+    );
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert_eq!(errors[0]["extensions"]["status"], 503);
+
+    // And the next call, without faults, succeeds: nothing failed was cached.
+    let (_, errors) = run(&graph, demo(&sim), &q).await;
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_unavailable() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = sim.dataset().demo_org().id.clone();
+    let creds = demo(&sim);
+    sim.shutdown().await;
+    let (_, errors) = run(&graph, creds, &format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#)).await;
+    assert_eq!(codes(&errors), ["UPSTREAM_UNAVAILABLE"]);
+}
