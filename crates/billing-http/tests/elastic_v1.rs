@@ -151,14 +151,13 @@ async fn one_deployment_s_charts_and_items_match_its_costs() {
     let known = org.deployment(mine.deployment_id.as_str()).unwrap();
 
     // Charts: one value per dimension per month; each dimension's sum is the deployment's.
-    let chart = c
-        .v1
-        .deployment_charts(&creds, &org.id, &mine.deployment_id)
-        .range(r)
-        .bucketing(Bucketing::Monthly)
-        .send()
-        .await
-        .unwrap();
+    let chart =
+        c.v1.deployment_charts(&creds, &org.id, &mine.deployment_id)
+            .range(r)
+            .bucketing(Bucketing::Monthly)
+            .send()
+            .await
+            .unwrap();
     assert_eq!(chart.data.len(), 2);
     let mut by_dim: BTreeMap<String, f64> = BTreeMap::new();
     for v in chart.data.iter().flat_map(|p| &p.values) {

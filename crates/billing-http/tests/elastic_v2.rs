@@ -170,13 +170,8 @@ async fn instance_charts_add_up_to_the_instance() {
 
     for kind in [InstanceType::Deployment, InstanceType::Observability] {
         let instance = instances.instances().iter().find(|i| i.kind == kind).expect("the demo org has one");
-        let chart = c
-            .v2
-            .instance_charts(&creds, &org.id, &instance.id, r)
-            .bucketing(Bucketing::Monthly)
-            .send()
-            .await
-            .unwrap();
+        let chart =
+            c.v2.instance_charts(&creds, &org.id, &instance.id, r).bucketing(Bucketing::Monthly).send().await.unwrap();
         assert_eq!(chart.data.len(), 2, "April and May");
         let total: f64 = chart.data.iter().map(|p| p.total()).sum();
         assert_close(total, instance.total_ecu, 0.01, instance.id.as_str());
@@ -226,7 +221,10 @@ fn requests_pin_their_query_strings() {
         format!("{RANGE}&serverless_group_by=product_family")
     );
     assert_eq!(
-        v2.charts(&creds, &org, r).instance_type(InstanceTypeFilter::Deployments).bucketing(Bucketing::Monthly).query_string(),
+        v2.charts(&creds, &org, r)
+            .instance_type(InstanceTypeFilter::Deployments)
+            .bucketing(Bucketing::Monthly)
+            .query_string(),
         format!("{RANGE}&instance_type=deployments&bucketing_strategy=monthly")
     );
     let request = v2.instance_charts(&creds, &org, &"abc".into(), r).bucketing(Bucketing::Daily);

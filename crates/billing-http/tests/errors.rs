@@ -25,7 +25,15 @@ struct Expect {
 
 impl Expect {
     fn status(endpoint: Endpoint, status: u16, codes: &'static [&'static str], message: Option<&'static str>) -> Self {
-        Expect { kind: ErrorKind::Status, endpoint, status: Some(status), codes, message, retryable: false, attempts: 1 }
+        Expect {
+            kind: ErrorKind::Status,
+            endpoint,
+            status: Some(status),
+            codes,
+            message,
+            retryable: false,
+            attempts: 1,
+        }
     }
 }
 

@@ -123,7 +123,7 @@ async fn elastic_credentials_never_show_in_debug_errors_or_logs() {
     errors.push(err);
     // Retries spent on 503s, so the retry log lines carry the error.
     let unavailable = Fault::Status { status: 503, retry_after: None };
-    sim.push_faults(Some(sim_endpoints::V1_ITEMS), [unavailable.clone(), unavailable.clone(), unavailable]);
+    sim.push_faults(Some(sim_endpoints::V1_ITEMS), [unavailable; 3]);
     errors.push(c.v1.items(&canary, org).send().await.unwrap_err());
     // A 500.
     sim.push_faults(Some(sim_endpoints::V2_CHARTS), [Fault::server_error()]);

@@ -80,7 +80,13 @@ async fn all_streams_the_filtered_rows() {
     };
 
     let one: Vec<_> =
-        c.td.usage(&token).filter(Filter::account(first)).order_by(UsageOrder::IdAsc).all(50).try_collect().await.unwrap();
+        c.td.usage(&token)
+            .filter(Filter::account(first))
+            .order_by(UsageOrder::IdAsc)
+            .all(50)
+            .try_collect()
+            .await
+            .unwrap();
     assert!(!one.is_empty());
     assert_eq!(one, of(&|r| r.account_id.as_ref() == Some(first)));
 
@@ -89,8 +95,9 @@ async fn all_streams_the_filtered_rows() {
         c.td.usage(&token).filter(both).per_page(25).order_by(UsageOrder::IdAsc).all(50).try_collect().await.unwrap();
     assert_eq!(two, of(&|r| r.account_id.as_ref().is_some_and(|a| a == first || a == second)));
 
-    let in_may = Filter::all([Filter::any([Filter::account(first), Filter::account(second)]).unwrap(), Filter::month(may)])
-        .unwrap();
+    let in_may =
+        Filter::all([Filter::any([Filter::account(first), Filter::account(second)]).unwrap(), Filter::month(may)])
+            .unwrap();
     let rows: Vec<_> =
         c.td.usage(&token).filter(in_may).order_by(UsageOrder::IdAsc).all(50).try_collect().await.unwrap();
     assert!(!rows.is_empty());
@@ -152,13 +159,12 @@ async fn a_filter_value_cannot_rewrite_the_expression() {
     assert_eq!(sim.stats().responses(sim_endpoints::TALKDESK_USAGE, 200), 0, "no row was served");
 
     // Hidden in a month, it is no month at all.
-    let err = c
-        .td
-        .usage(&token)
-        .filter(Filter::Eq(Field::Month, "2025-05' or month eq '2025-04".into()))
-        .send()
-        .await
-        .unwrap_err();
+    let err =
+        c.td.usage(&token)
+            .filter(Filter::Eq(Field::Month, "2025-05' or month eq '2025-04".into()))
+            .send()
+            .await
+            .unwrap_err();
     assert_eq!(err.http_status(), Some(400));
 }
 
