@@ -1,2 +1,59 @@
-//! billing-gateway
-fn main() {}
+//! `billing-gateway`: parse the configuration, start, print a banner, serve until SIGTERM.
+
+use std::process::ExitCode;
+
+use billing_gateway::{Config, Gateway, serve, shutdown_signal, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    if config.print_schema {
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", billing_graphql::sdl());
+        }
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init_logging(config.log_format);
+    let listen = config.listen;
+    let gateway = match Gateway::build(config).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "could not start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, %listen, "could not listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(listen);
+    banner(&gateway, addr);
+    match serve(listener, gateway.router(), shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn banner(gateway: &Gateway, addr: std::net::SocketAddr) {
+    println!();
+    println!("  Billing Graph is listening on http://{addr}");
+    println!("  GraphiQL:  http://{addr}/");
+    println!("  GraphQL:   http://{addr}/graphql   health: /healthz /readyz   metrics: /metrics");
+    if let Some(demo) = gateway.demo() {
+        println!();
+        println!("  Running on the embedded simulator ({}).", demo.simulator_url);
+        println!("  Demo organization id: {}", demo.organization_id);
+        println!("  Demo credentials are applied automatically: paste a query into GraphiQL and run it.");
+        println!("  Point it at the real services with --elastic-v1-url/--elastic-v2-url/--talkdesk-url (see --help).");
+    }
+    println!();
+}

@@ -1,0 +1,145 @@
+//! Configuration: every flag has an environment variable, and nothing is required.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The Billing Graph gateway: one GraphQL schema over Elastic Cloud billing and Talkdesk usage.
+///
+/// With no upstream URL it starts the embedded simulator and applies its demo credentials, so a
+/// first run needs nothing. Naming any upstream URL turns the simulator off.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "billing-gateway", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "BILLING_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Elastic Cloud billing v1 base URL, e.g. https://api.elastic-cloud.com/api/v1.
+    #[arg(long, env = "BILLING_ELASTIC_V1_URL")]
+    pub elastic_v1_url: Option<String>,
+
+    /// Elastic Cloud billing v2 base URL, e.g. https://billing.elastic-cloud.com/api/v2.
+    #[arg(long, env = "BILLING_ELASTIC_V2_URL")]
+    pub elastic_v2_url: Option<String>,
+
+    /// Talkdesk base URL, e.g. https://api.talkdeskapp.com.
+    #[arg(long, env = "BILLING_TALKDESK_URL")]
+    pub talkdesk_url: Option<String>,
+
+    /// Force the embedded simulator, even when upstream URLs are set.
+    #[arg(long, env = "BILLING_SIM")]
+    pub sim: bool,
+
+    /// Server-side Elastic credential for callers that send no `Authorization` (`ApiKey …`, `Bearer …` or a bare key).
+    #[arg(long, env = "ELASTIC_API_KEY", hide_env_values = true)]
+    pub elastic_api_key: Option<String>,
+
+    /// Server-side Talkdesk token for callers that send no `X-Talkdesk-Authorization`.
+    #[arg(long, env = "TALKDESK_TOKEN", hide_env_values = true)]
+    pub talkdesk_token: Option<String>,
+
+    /// Response cache TTL for ranges that include the present, in seconds (0 turns the cache off).
+    #[arg(long, env = "BILLING_CACHE_TTL_SECS", default_value_t = 60)]
+    pub cache_ttl_secs: u64,
+
+    /// Response cache TTL for ranges that ended over a day ago, in seconds.
+    #[arg(long, env = "BILLING_CACHE_CLOSED_TTL_SECS", default_value_t = 3600)]
+    pub cache_closed_ttl_secs: u64,
+
+    /// Response cache bound, in MiB of JSON.
+    #[arg(long, env = "BILLING_CACHE_MAX_MIB", default_value_t = 256)]
+    pub cache_max_mib: u64,
+
+    /// Time for a whole GraphQL request, in seconds.
+    #[arg(long, env = "BILLING_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Time for one upstream attempt, in milliseconds.
+    #[arg(long, env = "BILLING_UPSTREAM_TIMEOUT_MS", default_value_t = 10_000)]
+    pub upstream_timeout_ms: u64,
+
+    /// Upstream attempts per call (1 disables retries).
+    #[arg(long, env = "BILLING_UPSTREAM_ATTEMPTS", default_value_t = 3)]
+    pub upstream_attempts: u32,
+
+    /// Upstream requests in flight at once, per upstream.
+    #[arg(long, env = "BILLING_UPSTREAM_CONCURRENCY", default_value_t = 16)]
+    pub upstream_concurrency: usize,
+
+    /// Upstream requests per second, per upstream (0: no client-side rate limit).
+    #[arg(long, env = "BILLING_UPSTREAM_RPS", default_value_t = 100)]
+    pub upstream_rps: u32,
+
+    /// Upstream calls one GraphQL request may make (cache hits are free).
+    #[arg(long, env = "BILLING_UPSTREAM_BUDGET", default_value_t = 200)]
+    pub upstream_budget: u32,
+
+    /// Maximum query depth.
+    #[arg(long, env = "BILLING_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Maximum query complexity (list fields count 20 items).
+    #[arg(long, env = "BILLING_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub max_complexity: usize,
+
+    /// Maximum aliases in a query.
+    #[arg(long, env = "BILLING_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+
+    /// Maximum tokens in a query document.
+    #[arg(long, env = "BILLING_MAX_TOKENS", default_value_t = 10_000)]
+    pub max_tokens: usize,
+
+    /// Maximum request body, in bytes.
+    #[arg(long, env = "BILLING_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Persisted queries kept for APQ.
+    #[arg(long, env = "BILLING_APQ_ENTRIES", default_value_t = 1000)]
+    pub apq_entries: u64,
+
+    /// Origins allowed by CORS (comma-separated; none by default).
+    #[arg(long, env = "BILLING_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Log format.
+    #[arg(long, env = "BILLING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Turn introspection off (for production).
+    #[arg(long, env = "BILLING_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+
+    /// Do not serve GraphiQL at `/` (for production).
+    #[arg(long, env = "BILLING_NO_GRAPHIQL")]
+    pub no_graphiql: bool,
+
+    /// Print the schema SDL and exit.
+    #[arg(long)]
+    pub print_schema: bool,
+}
+
+/// How log lines are written.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The defaults, as with no flags and no environment.
+    pub fn defaults() -> Self {
+        Config::parse_from(["billing-gateway"])
+    }
+
+    /// Whether the embedded simulator serves the upstreams.
+    pub fn use_sim(&self) -> bool {
+        self.sim || (self.elastic_v1_url.is_none() && self.elastic_v2_url.is_none() && self.talkdesk_url.is_none())
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}

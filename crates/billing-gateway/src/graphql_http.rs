@@ -1,0 +1,491 @@
+//! GraphQL over HTTP, per the spec and its `graphql-http` audits.
+//!
+//! - The response type follows `Accept`: `application/graphql-response+json` or
+//!   `application/json` (also for `*/*` and a missing `Accept`); anything else is 406.
+//! - Request errors (unparsable JSON, invalid parameters, document parse or validation failures,
+//!   limits) answer 400 without `data` under `application/graphql-response+json`, and 200 with
+//!   `errors` under `application/json`, as the spec asks. Field errors always answer 200.
+//! - POST takes `application/json` only (415 otherwise, which also closes the form and
+//!   `text/plain` cross-site request forgery hole); the body limit answers 413 in GraphQL form.
+//! - GET takes queries only: a mutation by GET is 405.
+//! - Batches (a JSON array) are refused with 400: each operation is costed and budgeted alone,
+//!   and a batch would multiply both behind one request.
+//! - Automatic persisted queries (Apollo's protocol) through `extensions.persistedQuery`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::parser::types::OperationType;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::state::AppState;
+
+/// The two response media types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Media {
+    GraphQlResponse,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Media::GraphQlResponse => HeaderValue::from_static("application/graphql-response+json; charset=utf-8"),
+            Media::Json => HeaderValue::from_static("application/json; charset=utf-8"),
+        }
+    }
+}
+
+/// Picks the response type from `Accept`, honouring q-values; `None` when nothing acceptable.
+pub(crate) fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Media::Json);
+    };
+    let mut best: Option<(f32, usize, Media)> = None;
+    for (index, part) in accept.split(',').enumerate() {
+        let mut pieces = part.split(';');
+        let range = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let media = match range.as_str() {
+            "application/graphql-response+json" => Media::GraphQlResponse,
+            "application/json" | "application/*" | "*/*" => Media::Json,
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        // Higher q wins; on a tie, the earlier entry.
+        if best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && index < bi)) {
+            best = Some((q, index, media));
+        }
+    }
+    best.map(|(_, _, m)| m)
+}
+
+/// A request refused before execution.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// `None`: a request error, 400 or 200 by media type; `Some`: this status whatever the media.
+    status: Option<StatusCode>,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn request(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal { status: None, code, message: message.into() }
+    }
+
+    fn status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal { status: Some(status), code, message: message.into() }
+    }
+
+    pub(crate) fn into_response(self, media: Media) -> Response {
+        let status = self.status.unwrap_or(match media {
+            Media::GraphQlResponse => StatusCode::BAD_REQUEST,
+            Media::Json => StatusCode::OK,
+        });
+        let body = json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
+        let mut response = (status, body.to_string()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+/// The parameters of a GraphQL request, checked.
+#[derive(Debug, Default)]
+struct Params {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Params {
+    /// From a JSON body: an object whose members have the spec's types.
+    fn from_json(body: &[u8]) -> Result<Self, Refusal> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Refusal::request("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}"));
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Refusal::request("BAD_REQUEST", format!("the request body is not valid JSON: {e}")))?;
+        let object = match value {
+            Value::Object(o) => o,
+            Value::Array(_) => {
+                return Err(Refusal::request("BATCH_NOT_SUPPORTED", "batched requests are not supported"));
+            }
+            _ => return Err(Refusal::request("BAD_REQUEST", "the request body must be a JSON object")),
+        };
+        let mut params = Params::default();
+        for (key, value) in object {
+            match (key.as_str(), value) {
+                (_, Value::Null) => {}
+                ("query", Value::String(s)) => params.query = Some(s),
+                ("operationName", Value::String(s)) => params.operation_name = Some(s),
+                ("variables", Value::Object(m)) => params.variables = Some(m),
+                ("extensions", Value::Object(m)) => params.extensions = Some(m),
+                ("query" | "operationName", _) => {
+                    return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be a string")));
+                }
+                ("variables" | "extensions", _) => {
+                    return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be an object")));
+                }
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+
+    /// From a GET query string: `variables` and `extensions` are JSON-encoded strings.
+    fn from_query_string(raw: &str) -> Result<Self, Refusal> {
+        let pairs = url_decode_pairs(raw);
+        let mut params = Params::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "query" => params.query = Some(value),
+                "operationName" if !value.is_empty() => params.operation_name = Some(value),
+                "variables" | "extensions" if !value.is_empty() => {
+                    let map = match serde_json::from_str::<Value>(&value) {
+                        Ok(Value::Object(m)) => Some(m),
+                        Ok(Value::Null) => None,
+                        _ => return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be a JSON object"))),
+                    };
+                    if key == "variables" {
+                        params.variables = map;
+                    } else {
+                        params.extensions = map;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (axum's `Query` would need a fixed shape).
+fn url_decode_pairs(raw: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/")),
+    )
+    .map(|q| q.0)
+    .unwrap_or_default()
+}
+
+/// `POST /graphql`.
+pub(crate) async fn post(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_json(content_type) {
+        return Refusal::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST requests must have Content-Type: application/json",
+        )
+        .into_response(media);
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Refusal::status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("the request body is larger than {} bytes", app.http.body_limit),
+            )
+            .into_response(media);
+        }
+        Err(_) => return Refusal::request("BAD_REQUEST", "the request body could not be read").into_response(media),
+    };
+    match Params::from_json(&body) {
+        Ok(params) => execute(app, &headers, media, params, false).await,
+        Err(refusal) => refusal.into_response(media),
+    }
+}
+
+/// `GET /graphql`: queries only.
+pub(crate) async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match Params::from_query_string(raw.as_deref().unwrap_or("")) {
+        Ok(params) => execute(app, &headers, media, params, true).await,
+        Err(refusal) => refusal.into_response(media),
+    }
+}
+
+fn not_acceptable() -> Response {
+    Refusal::status(
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "accept application/graphql-response+json or application/json",
+    )
+    .into_response(Media::Json)
+}
+
+/// `application/json`, with an optional utf-8 charset.
+fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|p| match p.trim().split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+            v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    })
+}
+
+async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Params, is_get: bool) -> Response {
+    let started = Instant::now();
+    let query = match resolve_persisted(&app, &params) {
+        Ok(q) => q,
+        Err(refusal) => return finish(refusal.into_response(media), "refused", started),
+    };
+    let tokens = count_tokens(&query);
+    if tokens > app.http.max_tokens {
+        let refusal = Refusal::request(
+            "TOKEN_LIMIT_EXCEEDED",
+            format!("the query has {tokens} tokens; at most {} are allowed", app.http.max_tokens),
+        );
+        return finish(refusal.into_response(media), "refused", started);
+    }
+    if is_get && is_mutation(&query, params.operation_name.as_deref()) {
+        let refusal =
+            Refusal::status(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "mutations must be sent by POST");
+        return finish(refusal.into_response(media), "refused", started);
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        request = request.variables(async_graphql::Variables::from_json(Value::Object(vars)));
+    }
+    let credentials = app.credentials(headers);
+    let response = app.graph.execute(request, credentials).await;
+
+    // Errors before execution carry no path: parse, validation, limits.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let (status, body, outcome) = if request_error {
+        let status = match media {
+            Media::GraphQlResponse => StatusCode::BAD_REQUEST,
+            Media::Json => StatusCode::OK,
+        };
+        (status, serde_json::to_vec(&json!({ "errors": response.errors })), "request_error")
+    } else {
+        let outcome = if response.errors.is_empty() { "ok" } else { "field_errors" };
+        (StatusCode::OK, serde_json::to_vec(&response), outcome)
+    };
+    let body = body.unwrap_or_else(|_| br#"{"errors":[{"message":"could not serialize the response"}]}"#.to_vec());
+    let mut http = (status, body).into_response();
+    http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    finish(http, outcome, started)
+}
+
+fn finish(response: Response, outcome: &'static str, started: Instant) -> Response {
+    metrics::counter!("billing_graphql_requests_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("billing_graphql_request_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    tracing::info!(
+        status = response.status().as_u16(),
+        outcome,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    response
+}
+
+/// The query text, from the request or the persisted-query store (Apollo APQ).
+fn resolve_persisted(app: &AppState, params: &Params) -> Result<String, Refusal> {
+    let hash = params
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("persistedQuery"))
+        .and_then(|p| p.get("sha256Hash"))
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase);
+    match (&params.query, hash) {
+        (Some(query), None) => Ok(query.clone()),
+        (None, None) => Err(Refusal::request("BAD_REQUEST", "the `query` parameter is missing")),
+        (None, Some(hash)) => match app.apq.get(&hash) {
+            Some(query) => Ok(query.to_string()),
+            None => Err(Refusal::status(StatusCode::OK, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")),
+        },
+        (Some(query), Some(hash)) => {
+            if sha256_hex(query) != hash {
+                return Err(Refusal::request(
+                    "PERSISTED_QUERY_HASH_MISMATCH",
+                    "provided sha256Hash does not match the query",
+                ));
+            }
+            app.apq.insert(hash, Arc::from(query.as_str()));
+            Ok(query.clone())
+        }
+    }
+}
+
+pub(crate) fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the operation to run is a mutation (or subscription). Parse errors say no: execution
+/// reports them properly.
+fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let op = match (&doc.operations, operation_name) {
+        (async_graphql::parser::types::DocumentOperations::Single(op), _) => Some(&op.node),
+        (async_graphql::parser::types::DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|o| &o.node),
+        (async_graphql::parser::types::DocumentOperations::Multiple(ops), None) => ops.values().next().map(|o| &o.node),
+    };
+    op.is_some_and(|o| o.ty != OperationType::Query)
+}
+
+/// Counts lexical tokens (names, numbers, strings, punctuators), skipping whitespace, commas and
+/// comments, so a huge document is refused before it is parsed into a tree.
+pub(crate) fn count_tokens(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                n += 1;
+                if bytes[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                        i += 1;
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                n += 1;
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                n += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
+                {
+                    i += 1;
+                }
+            }
+            _ => {
+                n += 1;
+                i += 1;
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(negotiate(&accept("application/graphql-response+json")), Some(Media::GraphQlResponse));
+        assert_eq!(negotiate(&accept("application/json")), Some(Media::Json));
+        assert_eq!(negotiate(&accept("*/*")), Some(Media::Json));
+        assert_eq!(
+            negotiate(&accept("application/json;q=0.9, application/graphql-response+json")),
+            Some(Media::GraphQlResponse)
+        );
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json, application/json")),
+            Some(Media::GraphQlResponse)
+        );
+        assert_eq!(negotiate(&accept("text/html")), None);
+        assert_eq!(negotiate(&accept("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("Application/JSON;charset=\"UTF-8\""));
+        assert!(!is_json("application/json; charset=latin1"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json(""));
+    }
+
+    #[test]
+    fn tokens_are_counted_like_a_lexer() {
+        assert_eq!(count_tokens("{ __typename }"), 3);
+        assert_eq!(count_tokens("query Q($a: Int = 1) { f(a: $a) # comment\n }"), 17);
+        assert_eq!(count_tokens(r#"{ f(s: "a, b { c") }"#), 7);
+        assert_eq!(count_tokens("{ ...F } fragment F on T { x }"), 11);
+    }
+
+    #[test]
+    fn get_mutations_are_spotted() {
+        assert!(is_mutation("mutation { x }", None));
+        assert!(!is_mutation("{ x }", None));
+        assert!(is_mutation("query A { x } mutation B { y }", Some("B")));
+        assert!(!is_mutation("query A { x } mutation B { y }", Some("A")));
+        assert!(!is_mutation("{", None));
+    }
+
+    #[test]
+    fn params_are_type_checked() {
+        assert!(Params::from_json(br#"{"query": "{ a }", "variables": null, "extensions": {}}"#).is_ok());
+        for bad in [
+            r#"{"query": 1}"#,
+            r#"{"query": "{a}", "variables": "x"}"#,
+            r#"{"query": "{a}", "operationName": []}"#,
+            "[]",
+            "1",
+            "{",
+        ] {
+            assert!(Params::from_json(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let p = Params::from_query_string("query=%7B+a+%7D&variables=%7B%22x%22%3A1%7D").unwrap();
+        assert_eq!(p.query.as_deref(), Some("{ a }"));
+        assert_eq!(p.variables.unwrap()["x"], 1);
+    }
+}

@@ -1,0 +1,354 @@
+//! The Billing Graph server: GraphQL over HTTP, GraphiQL, health, metrics, and the embedded
+//! simulator when no upstream is configured. It holds no business logic: the schema is
+//! `billing-graphql`'s, the clients `billing-http`'s.
+
+mod config;
+mod graphiql;
+mod graphql_http;
+mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use billing_graphql::{BillingGraph, CacheConfig, Limits, SchemaConfig, Upstreams};
+use billing_http::{
+    ElasticBillingV1, ElasticBillingV2, Limit, RetryPolicy, TalkdeskBillingInsights, Transport, TransportConfig,
+    Upstream,
+};
+use billing_sim::{SimConfig, SimHandle};
+use serde_json::json;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::{Config, LogFormat};
+pub use state::{AppState, TALKDESK_AUTHORIZATION};
+
+use state::{DefaultCredentials, HttpLimits};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid {0} url")]
+    BaseUrl(&'static str, #[source] billing_http::BaseUrlError),
+    #[error("could not build the http transport")]
+    Transport(#[from] billing_http::TransportError),
+    #[error("could not start the embedded simulator")]
+    Sim(#[source] std::io::Error),
+}
+
+/// What a person needs to try the demo: printed in the banner.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    /// An organization with deployments.
+    pub organization_id: String,
+    /// The simulator's base URL.
+    pub simulator_url: String,
+}
+
+/// A configured gateway, ready to serve.
+#[derive(Debug)]
+pub struct Gateway {
+    state: AppState,
+    config: Config,
+    sim: Option<SimHandle>,
+    demo: Option<Demo>,
+}
+
+impl Gateway {
+    /// Builds the gateway, starting the embedded simulator when no upstream is configured.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let (urls, sim, mut defaults) = if config.use_sim() {
+            let sim = billing_sim::spawn(SimConfig::default()).await.map_err(StartError::Sim)?;
+            let creds = sim.dataset().credentials().clone();
+            let defaults = DefaultCredentials {
+                elastic: Some(format!("ApiKey {}", creds.elastic_demo_key)),
+                talkdesk: Some(format!("Bearer {}", creds.talkdesk_token)),
+            };
+            ([sim.elastic_v1_url(), sim.elastic_v2_url(), sim.talkdesk_url()], Some(sim), defaults)
+        } else {
+            let pick = |u: &Option<String>, up: Upstream| u.clone().unwrap_or_else(|| up.default_base_url().to_owned());
+            (
+                [
+                    pick(&config.elastic_v1_url, Upstream::ElasticV1),
+                    pick(&config.elastic_v2_url, Upstream::ElasticV2),
+                    pick(&config.talkdesk_url, Upstream::Talkdesk),
+                ],
+                None,
+                DefaultCredentials::default(),
+            )
+        };
+        // Server-side credentials from the environment win over the simulator's demo ones.
+        if config.elastic_api_key.is_some() {
+            defaults.elastic.clone_from(&config.elastic_api_key);
+        }
+        if config.talkdesk_token.is_some() {
+            defaults.talkdesk.clone_from(&config.talkdesk_token);
+        }
+        let demo = sim
+            .as_ref()
+            .map(|s| Demo { organization_id: s.dataset().demo_org().id.to_string(), simulator_url: s.base_url() });
+
+        let transport = Transport::new(transport_config(&config))?;
+        let upstreams = Upstreams {
+            elastic_v1: ElasticBillingV1::new(transport.clone(), &urls[0])
+                .map_err(|e| StartError::BaseUrl("elastic v1", e))?,
+            elastic_v2: ElasticBillingV2::new(transport.clone(), &urls[1])
+                .map_err(|e| StartError::BaseUrl("elastic v2", e))?,
+            talkdesk: TalkdeskBillingInsights::new(transport, &urls[2])
+                .map_err(|e| StartError::BaseUrl("talkdesk", e))?,
+        };
+        let graph = BillingGraph::new(upstreams, schema_config(&config));
+        let example = example_query(demo.as_ref().map_or("3166899605", |d| d.organization_id.as_str()));
+        let state = AppState {
+            graph,
+            apq: moka::sync::Cache::new(config.apq_entries),
+            defaults,
+            http: HttpLimits { body_limit: config.body_limit, max_tokens: config.max_tokens },
+            readiness: Arc::new(vec![
+                ("elastic_v1", urls[0].clone()),
+                ("elastic_v2", urls[1].clone()),
+                ("talkdesk", urls[2].clone()),
+            ]),
+            graphiql: (!config.no_graphiql).then(|| Arc::from(graphiql::page("/graphql", &example))),
+            metrics: telemetry::prometheus(),
+        };
+        Ok(Gateway { state, config, sim, demo })
+    }
+
+    /// The demo details, when the embedded simulator runs.
+    pub fn demo(&self) -> Option<&Demo> {
+        self.demo.as_ref()
+    }
+
+    /// The embedded simulator, when it runs.
+    pub fn sim(&self) -> Option<&SimHandle> {
+        self.sim.as_ref()
+    }
+
+    /// The schema behind the server.
+    pub fn graph(&self) -> &BillingGraph {
+        &self.state.graph
+    }
+
+    /// The HTTP application.
+    pub fn router(&self) -> Router {
+        router(self.state.clone(), &self.config)
+    }
+}
+
+/// The transport settings from the flags.
+fn transport_config(config: &Config) -> TransportConfig {
+    let limit = Limit {
+        requests_per_second: NonZeroU32::new(config.upstream_rps),
+        burst: NonZeroU32::new(config.upstream_rps.max(1)).unwrap_or(NonZeroU32::MIN),
+        max_concurrency: config.upstream_concurrency.max(1),
+    };
+    TransportConfig {
+        request_timeout: Duration::from_millis(config.upstream_timeout_ms),
+        retry: RetryPolicy {
+            max_attempts: config.upstream_attempts.max(1),
+            deadline: config.request_timeout(),
+            ..RetryPolicy::default()
+        },
+        ..TransportConfig::default()
+    }
+    .with_limits(limit)
+}
+
+/// The schema settings from the flags.
+fn schema_config(config: &Config) -> SchemaConfig {
+    SchemaConfig {
+        cache: CacheConfig {
+            enabled: config.cache_ttl_secs > 0,
+            ttl: Duration::from_secs(config.cache_ttl_secs),
+            closed_ttl: Duration::from_secs(config.cache_closed_ttl_secs.max(config.cache_ttl_secs)),
+            max_bytes: config.cache_max_mib * 1024 * 1024,
+            ..CacheConfig::default()
+        },
+        limits: Limits {
+            depth: config.max_depth,
+            complexity: config.max_complexity,
+            aliases: config.max_aliases,
+            upstream_calls: config.upstream_budget,
+            introspection: !config.no_introspection,
+        },
+    }
+}
+
+/// The query GraphiQL opens with.
+pub fn example_query(organization_id: &str) -> String {
+    format!(
+        r#"# What does each deployment cost this month, on which dimension?
+# The demo credentials are applied automatically: press the run button.
+{{
+  organization(id: "{organization_id}") {{
+    costs {{ total hourlyRate dimensions {{ type cost }} }}
+    deployments {{
+      name
+      totalCost
+      dimensions {{ type cost }}
+      charts {{ points {{ timestamp total }} }}
+    }}
+  }}
+  usageAggregates(first: 5) {{
+    totalCount
+    nodes {{ accountId month type description totalAmount currency }}
+  }}
+}}
+"#
+    )
+}
+
+/// Request ids: a process-unique counter, cheap and enough to correlate log lines.
+#[derive(Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl MakeRequestId for Counter {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{n:016x}")).ok().map(RequestId::new)
+    }
+}
+
+fn router(state: AppState, config: &Config) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut app = Router::new()
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if state.graphiql.is_some() {
+        app = app.route("/", get(graphiql_page));
+    }
+    let mut app = app
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout()))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // Method, path and request id only: no query string, no headers.
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = req.uri().path(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, Counter::default()));
+    if !config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> =
+            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    header::AUTHORIZATION,
+                    HeaderName::from_static(TALKDESK_AUTHORIZATION),
+                ])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    app
+}
+
+async fn graphiql_page(State(state): State<AppState>) -> Response {
+    match &state.graphiql {
+        Some(page) => Html(page.to_string()).into_response(),
+        None => not_found().await,
+    }
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "errors": [{ "message": "not found: the GraphQL endpoint is /graphql" }] })),
+    )
+        .into_response()
+}
+
+/// Ready when every upstream's host accepts a TCP connection (no credential is sent).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let checks = state.readiness.iter().map(|(name, url)| async move {
+        let reachable = match reqwest_free_addr(url) {
+            Some(addr) => tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            None => false,
+        };
+        (*name, reachable)
+    });
+    let results = futures::future::join_all(checks).await;
+    let ready = results.iter().all(|(_, ok)| *ok);
+    let body: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(n, ok)| (n.to_owned(), json!(if ok { "reachable" } else { "unreachable" })))
+        .collect();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(json!({ "ready": ready, "upstreams": body }))).into_response()
+}
+
+/// `host:port` of a base URL.
+fn reqwest_free_addr(url: &str) -> Option<String> {
+    let uri: axum::http::Uri = url.parse().ok()?;
+    let host = uri.host()?;
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    Some(format!("{host}:{port}"))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed").into_response(),
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,55 @@
+//! What every handler shares: the schema, the persisted-query store, default credentials.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use billing_graphql::{BillingGraph, Credentials};
+
+/// The header a caller's Talkdesk token arrives in (sent upstream as `Authorization`).
+pub const TALKDESK_AUTHORIZATION: &str = "x-talkdesk-authorization";
+
+/// Limits the HTTP layer enforces itself.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpLimits {
+    pub(crate) body_limit: usize,
+    pub(crate) max_tokens: usize,
+}
+
+/// Server-side credentials for callers that send none. Never logged: `Debug` redacts them.
+#[derive(Clone, Default)]
+pub(crate) struct DefaultCredentials {
+    pub(crate) elastic: Option<String>,
+    pub(crate) talkdesk: Option<String>,
+}
+
+impl std::fmt::Debug for DefaultCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultCredentials")
+            .field("elastic", &self.elastic.as_ref().map(|_| "[REDACTED]"))
+            .field("talkdesk", &self.talkdesk.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// The state of the server.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub(crate) graph: BillingGraph,
+    pub(crate) apq: moka::sync::Cache<String, Arc<str>>,
+    pub(crate) defaults: DefaultCredentials,
+    pub(crate) http: HttpLimits,
+    pub(crate) readiness: Arc<Vec<(&'static str, String)>>,
+    pub(crate) graphiql: Option<Arc<str>>,
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl AppState {
+    /// The caller's credentials: `Authorization` for Elastic, `X-Talkdesk-Authorization` for
+    /// Talkdesk, each falling back to the server's default when absent.
+    pub(crate) fn credentials(&self, headers: &HeaderMap) -> Credentials {
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+        let elastic = header(axum::http::header::AUTHORIZATION.as_str()).or(self.defaults.elastic.as_deref());
+        let talkdesk = header(TALKDESK_AUTHORIZATION).or(self.defaults.talkdesk.as_deref());
+        Credentials::none().with_elastic_header(elastic).with_talkdesk_header(talkdesk)
+    }
+}
