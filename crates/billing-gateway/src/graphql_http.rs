@@ -458,7 +458,7 @@ mod tests {
     fn tokens_are_counted_like_a_lexer() {
         assert_eq!(count_tokens("{ __typename }"), 3);
         assert_eq!(count_tokens("query Q($a: Int = 1) { f(a: $a) # comment\n }"), 19);
-        assert_eq!(count_tokens(r#"{ f(s: "a, b { c") }"#), 7);
+        assert_eq!(count_tokens(r#"{ f(s: "a, b { c") }"#), 8);
         assert_eq!(count_tokens("{ ...F } fragment F on T { x }"), 11);
     }
 
