@@ -21,6 +21,7 @@ mod context;
 mod error;
 mod limits;
 mod loaders;
+mod ordering;
 mod query;
 pub mod schema;
 
@@ -34,6 +35,7 @@ pub use config::{CacheConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
 pub use error::{GatewayError, codes};
 pub use limits::AliasLimit;
+pub use ordering::OrderedResponse;
 pub use schema::{BillingSchema, Query};
 
 use context::{RequestState, Services};
@@ -103,6 +105,7 @@ pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .extension(AliasLimit { max: limits.aliases })
+        .extension(OrderedResponse)
         .disable_suggestions();
     if !limits.introspection {
         builder = builder.disable_introspection();
