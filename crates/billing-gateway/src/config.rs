@@ -8,7 +8,8 @@ use clap::{Parser, ValueEnum};
 /// The Billing Graph gateway: one GraphQL schema over Elastic Cloud billing and Talkdesk usage.
 ///
 /// With no upstream URL it starts the embedded simulator and applies its demo credentials, so a
-/// first run needs nothing. Naming any upstream URL turns the simulator off.
+/// first run needs nothing. Naming any upstream URL turns the simulator off. Server-side
+/// credentials come from the environment only: ELASTIC_API_KEY and TALKDESK_TOKEN.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "billing-gateway", version, about, long_about = None)]
 pub struct Config {
@@ -32,12 +33,14 @@ pub struct Config {
     #[arg(long, env = "BILLING_SIM")]
     pub sim: bool,
 
-    /// Server-side Elastic credential for callers that send no `Authorization` (`ApiKey …`, `Bearer …` or a bare key).
-    #[arg(long, env = "ELASTIC_API_KEY", hide_env_values = true)]
+    /// Server-side Elastic credential for callers that send no `Authorization` (`ApiKey …`,
+    /// `Bearer …` or a bare key). From `ELASTIC_API_KEY` only: a flag would show in `ps`.
+    #[arg(skip)]
     pub elastic_api_key: Option<String>,
 
-    /// Server-side Talkdesk token for callers that send no `X-Talkdesk-Authorization`.
-    #[arg(long, env = "TALKDESK_TOKEN", hide_env_values = true)]
+    /// Server-side Talkdesk token for callers that send no `X-Talkdesk-Authorization`. From
+    /// `TALKDESK_TOKEN` only.
+    #[arg(skip)]
     pub talkdesk_token: Option<String>,
 
     /// Response cache TTL for ranges that include the present, in seconds (0 turns the cache off).
@@ -129,9 +132,18 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The defaults, as with no flags and no environment.
+    /// The defaults, as with no flags (environment variables still apply, secrets excepted).
     pub fn defaults() -> Self {
         Config::parse_from(["billing-gateway"])
+    }
+
+    /// Flags and environment, with the server-side credentials read from `ELASTIC_API_KEY` and
+    /// `TALKDESK_TOKEN`.
+    pub fn from_env() -> Self {
+        let mut config = Config::parse();
+        config.elastic_api_key = std::env::var("ELASTIC_API_KEY").ok().filter(|v| !v.is_empty());
+        config.talkdesk_token = std::env::var("TALKDESK_TOKEN").ok().filter(|v| !v.is_empty());
+        config
     }
 
     /// Whether the embedded simulator serves the upstreams.

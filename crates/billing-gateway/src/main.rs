@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use billing_gateway::{Config, Gateway, serve, shutdown_signal, telemetry};
-use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = Config::from_env();
     if config.print_schema {
         #[allow(clippy::print_stdout)]
         {
