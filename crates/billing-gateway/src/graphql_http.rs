@@ -2,9 +2,11 @@
 //!
 //! - The response type follows `Accept`: `application/graphql-response+json` or
 //!   `application/json` (also for `*/*` and a missing `Accept`); anything else is 406.
-//! - Request errors (unparsable JSON, invalid parameters, document parse or validation failures,
-//!   limits) answer 400 without `data` under `application/graphql-response+json`, and 200 with
-//!   `errors` under `application/json`, as the spec asks. Field errors always answer 200.
+//! - A request that is not a well-formed GraphQL-over-HTTP request (a body that is not JSON, a
+//!   batch, parameters of the wrong type, no query) answers 400 whatever the media type, as the
+//!   spec asks. Request errors about the document (parse or validation failures, limits) answer
+//!   400 without `data` under `application/graphql-response+json`, and 200 with `errors` under
+//!   `application/json`. Field errors always answer 200.
 //! - POST takes `application/json` only (415 otherwise, which also closes the form and
 //!   `text/plain` cross-site request forgery hole); the body limit answers 413 in GraphQL form.
 //! - GET takes queries only: a mutation by GET is 405.
@@ -85,6 +87,11 @@ impl Refusal {
         Refusal { status: None, code, message: message.into() }
     }
 
+    /// Not a well-formed GraphQL-over-HTTP request: 400 under either media type.
+    fn malformed(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal::status(StatusCode::BAD_REQUEST, code, message)
+    }
+
     fn status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Refusal { status: Some(status), code, message: message.into() }
     }
@@ -117,16 +124,16 @@ impl Params {
     /// From a JSON body: an object whose members have the spec's types.
     fn from_json(body: &[u8]) -> Result<Self, Refusal> {
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(Refusal::request("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}"));
+            return Err(Refusal::malformed("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}"));
         }
         let value: Value = serde_json::from_slice(body)
-            .map_err(|e| Refusal::request("BAD_REQUEST", format!("the request body is not valid JSON: {e}")))?;
+            .map_err(|e| Refusal::malformed("BAD_REQUEST", format!("the request body is not valid JSON: {e}")))?;
         let object = match value {
             Value::Object(o) => o,
             Value::Array(_) => {
-                return Err(Refusal::request("BATCH_NOT_SUPPORTED", "batched requests are not supported"));
+                return Err(Refusal::malformed("BATCH_NOT_SUPPORTED", "batched requests are not supported"));
             }
-            _ => return Err(Refusal::request("BAD_REQUEST", "the request body must be a JSON object")),
+            _ => return Err(Refusal::malformed("BAD_REQUEST", "the request body must be a JSON object")),
         };
         let mut params = Params::default();
         for (key, value) in object {
@@ -137,10 +144,10 @@ impl Params {
                 ("variables", Value::Object(m)) => params.variables = Some(m),
                 ("extensions", Value::Object(m)) => params.extensions = Some(m),
                 ("query" | "operationName", _) => {
-                    return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be a string")));
+                    return Err(Refusal::malformed("BAD_REQUEST", format!("`{key}` must be a string")));
                 }
                 ("variables" | "extensions", _) => {
-                    return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be an object")));
+                    return Err(Refusal::malformed("BAD_REQUEST", format!("`{key}` must be an object")));
                 }
                 _ => {}
             }
@@ -160,7 +167,7 @@ impl Params {
                     let map = match serde_json::from_str::<Value>(&value) {
                         Ok(Value::Object(m)) => Some(m),
                         Ok(Value::Null) => None,
-                        _ => return Err(Refusal::request("BAD_REQUEST", format!("`{key}` must be a JSON object"))),
+                        _ => return Err(Refusal::malformed("BAD_REQUEST", format!("`{key}` must be a JSON object"))),
                     };
                     if key == "variables" {
                         params.variables = map;
@@ -212,7 +219,7 @@ pub(crate) async fn post(
             )
             .into_response(media);
         }
-        Err(_) => return Refusal::request("BAD_REQUEST", "the request body could not be read").into_response(media),
+        Err(_) => return Refusal::malformed("BAD_REQUEST", "the request body could not be read").into_response(media),
     };
     match Params::from_json(&body) {
         Ok(params) => execute(app, &headers, media, params, false).await,
@@ -328,14 +335,14 @@ fn resolve_persisted(app: &AppState, params: &Params) -> Result<String, Refusal>
         .map(str::to_ascii_lowercase);
     match (&params.query, hash) {
         (Some(query), None) => Ok(query.clone()),
-        (None, None) => Err(Refusal::request("BAD_REQUEST", "the `query` parameter is missing")),
+        (None, None) => Err(Refusal::malformed("BAD_REQUEST", "the `query` parameter is missing")),
         (None, Some(hash)) => match app.apq.get(&hash) {
             Some(query) => Ok(query.to_string()),
             None => Err(Refusal::status(StatusCode::OK, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")),
         },
         (Some(query), Some(hash)) => {
             if sha256_hex(query) != hash {
-                return Err(Refusal::request(
+                return Err(Refusal::malformed(
                     "PERSISTED_QUERY_HASH_MISMATCH",
                     "provided sha256Hash does not match the query",
                 ));
@@ -469,6 +476,22 @@ mod tests {
         assert!(is_mutation("query A { x } mutation B { y }", Some("B")));
         assert!(!is_mutation("query A { x } mutation B { y }", Some("A")));
         assert!(!is_mutation("{", None));
+    }
+
+    #[test]
+    fn malformed_requests_are_400_under_either_media_type() {
+        for bad in ["{", "[]", r#"{"query": 1}"#, r#"{"query": "{a}", "variables": "x"}"#, ""] {
+            for media in [Media::Json, Media::GraphQlResponse] {
+                let refusal = Params::from_json(bad.as_bytes()).unwrap_err();
+                assert_eq!(refusal.into_response(media).status(), StatusCode::BAD_REQUEST, "{bad} {media:?}");
+            }
+        }
+        let refusal = Params::from_query_string("query=%7Ba%7D&variables=1").unwrap_err();
+        assert_eq!(refusal.into_response(Media::Json).status(), StatusCode::BAD_REQUEST);
+        // Errors about the document itself stay 200 under application/json.
+        let limit = || Refusal::request("TOKEN_LIMIT_EXCEEDED", "too many tokens");
+        assert_eq!(limit().into_response(Media::Json).status(), StatusCode::OK);
+        assert_eq!(limit().into_response(Media::GraphQlResponse).status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
