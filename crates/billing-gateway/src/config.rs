@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 /// With no upstream URL it starts the embedded simulator and applies its demo credentials, so a
 /// first run needs nothing. Naming any upstream URL turns the simulator off. Server-side
 /// credentials come from the environment only: ELASTIC_API_KEY and TALKDESK_TOKEN.
-#[derive(Parser, Debug, Clone)]
+#[derive(Parser, Clone)]
 #[command(name = "billing-gateway", version, about, long_about = None)]
 pub struct Config {
     /// Address to listen on.
@@ -124,6 +124,71 @@ pub struct Config {
     pub print_schema: bool,
 }
 
+/// By hand, so the server-side credentials never print (`Gateway`'s `Debug` holds a `Config`).
+/// Destructured, so a new field cannot be left out.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            listen,
+            elastic_v1_url,
+            elastic_v2_url,
+            talkdesk_url,
+            sim,
+            elastic_api_key,
+            talkdesk_token,
+            cache_ttl_secs,
+            cache_closed_ttl_secs,
+            cache_max_mib,
+            request_timeout_secs,
+            upstream_timeout_ms,
+            upstream_attempts,
+            upstream_concurrency,
+            upstream_rps,
+            upstream_budget,
+            max_depth,
+            max_complexity,
+            max_aliases,
+            max_tokens,
+            body_limit,
+            apq_entries,
+            cors_origins,
+            log_format,
+            no_introspection,
+            no_graphiql,
+            print_schema,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("elastic_v1_url", elastic_v1_url)
+            .field("elastic_v2_url", elastic_v2_url)
+            .field("talkdesk_url", talkdesk_url)
+            .field("sim", sim)
+            .field("elastic_api_key", &elastic_api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("talkdesk_token", &talkdesk_token.as_ref().map(|_| "[REDACTED]"))
+            .field("cache_ttl_secs", cache_ttl_secs)
+            .field("cache_closed_ttl_secs", cache_closed_ttl_secs)
+            .field("cache_max_mib", cache_max_mib)
+            .field("request_timeout_secs", request_timeout_secs)
+            .field("upstream_timeout_ms", upstream_timeout_ms)
+            .field("upstream_attempts", upstream_attempts)
+            .field("upstream_concurrency", upstream_concurrency)
+            .field("upstream_rps", upstream_rps)
+            .field("upstream_budget", upstream_budget)
+            .field("max_depth", max_depth)
+            .field("max_complexity", max_complexity)
+            .field("max_aliases", max_aliases)
+            .field("max_tokens", max_tokens)
+            .field("body_limit", body_limit)
+            .field("apq_entries", apq_entries)
+            .field("cors_origins", cors_origins)
+            .field("log_format", log_format)
+            .field("no_introspection", no_introspection)
+            .field("no_graphiql", no_graphiql)
+            .field("print_schema", print_schema)
+            .finish()
+    }
+}
+
 /// How log lines are written.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -153,5 +218,21 @@ impl Config {
 
     pub(crate) fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_server_side_credentials() {
+        let mut config = Config::defaults();
+        config.elastic_api_key = Some("ApiKey secret-elastic-key".to_owned());
+        config.talkdesk_token = Some("secret-talkdesk-token".to_owned());
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret-"), "{debug}");
+        assert!(debug.contains("elastic_api_key: Some(\"[REDACTED]\")"), "{debug}");
+        assert!(debug.contains("body_limit: 1048576"), "{debug}");
     }
 }
