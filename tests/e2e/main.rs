@@ -7,3 +7,4 @@ mod support;
 mod credentials;
 mod http_surface;
 mod readme_queries;
+mod shutdown;
