@@ -5,6 +5,9 @@
 //!
 //! This file is its own test binary because it installs the process-global log subscriber.
 
+// Test helpers fail the test that calls them, as the tests themselves do.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::Write;
