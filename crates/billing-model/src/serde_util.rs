@@ -1,6 +1,6 @@
 //! Tolerant deserializers for the places where the upstreams do not send what they document.
 
-use serde::{Deserialize, Deserializer, Serializer, de};
+use serde::{Deserialize, Deserializer, de};
 
 /// Reads `null` (or an absent field, with `#[serde(default)]`) as `T::default()`.
 ///
@@ -42,8 +42,9 @@ pub fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 /// Chart timestamps: the unit is undocumented, so both seconds and milliseconds are read.
 ///
 /// Values below 10^10 are seconds (that is until the year 2286), larger ones milliseconds, as
-/// third-party clients do. Written back as seconds when whole, milliseconds otherwise, so a value
-/// survives a round trip.
+/// third-party clients do. Written back as whole seconds, or as fractional seconds when the
+/// instant has milliseconds: writing milliseconds would read back as seconds for instants before
+/// April 1970 (below 10^10 ms), so only seconds round-trip for every instant.
 pub mod epoch {
     use chrono::{DateTime, TimeZone, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de};
@@ -63,18 +64,20 @@ pub mod epoch {
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         let millis = t.timestamp_millis();
-        if millis % 1000 == 0 { s.serialize_i64(millis / 1000) } else { s.serialize_i64(millis) }
+        if millis % 1000 == 0 {
+            s.serialize_i64(millis / 1000)
+        } else {
+            // Exact enough: |millis| < 2^53 for every instant of this range.
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = millis as f64 / 1000.0;
+            s.serialize_f64(seconds)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let n = f64::deserialize(d)?;
         from_number(n).ok_or_else(|| de::Error::custom(format_args!("timestamp {n} is out of range")))
     }
-}
-
-/// Serializes with [`Serializer::collect_str`]; for types whose `Display` is their wire form.
-pub fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 #[cfg(test)]
@@ -91,6 +94,22 @@ mod tests {
         assert_eq!(serde_json::from_str::<Count>("2.0").unwrap().0, 2);
         assert!(serde_json::from_str::<Count>("2.5").is_err());
         assert!(serde_json::from_str::<Count>("-1").is_err());
+    }
+
+    #[derive(serde::Serialize, Deserialize, PartialEq, Debug)]
+    struct At(#[serde(with = "epoch")] chrono::DateTime<Utc>);
+
+    #[test]
+    fn epoch_writes_sub_second_instants_as_fractional_seconds() {
+        // Regression (found by proptest): 2191494 ms was written as the integer 2191494, which
+        // reads back as seconds, 25 days later.
+        let early = At(Utc.timestamp_millis_opt(2_191_494).unwrap());
+        let text = serde_json::to_string(&early).unwrap();
+        assert_eq!(text, "2191.494");
+        assert_eq!(serde_json::from_str::<At>(&text).unwrap(), early);
+        let late = At(Utc.timestamp_millis_opt(2_224_033_145_891).unwrap());
+        assert_eq!(serde_json::from_str::<At>(&serde_json::to_string(&late).unwrap()).unwrap(), late);
+        assert_eq!(serde_json::to_string(&At(Utc.timestamp_opt(1_737_504_000, 0).unwrap())).unwrap(), "1737504000");
     }
 
     #[test]
