@@ -1,0 +1,112 @@
+//! The servers under test run as child processes (this binary, re-executed in a server role), so
+//! their RSS and CPU time are theirs alone, not the load generator's or the simulator's.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+/// Kernel clock ticks per second of `/proc/PID/stat` times (100 on Linux unless rebuilt).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// A server child: where it listens, and its process to read and stop.
+#[derive(Debug)]
+pub(crate) struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub(crate) addr: SocketAddr,
+}
+
+/// Resident memory of a process, in bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Memory {
+    /// `VmRSS`: now.
+    pub(crate) rss: u64,
+    /// `VmHWM`: the peak.
+    pub(crate) peak: u64,
+}
+
+impl Server {
+    /// Starts this binary as `role` with `args` and waits for it to say where it listens.
+    pub(crate) async fn start(role: &str, args: &[String]) -> std::io::Result<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg(role)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| std::io::Error::other(format!("{role} did not start")))??
+            .unwrap_or_default();
+        let addr = line
+            .strip_prefix("LISTEN ")
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("{role} said {line:?}")))?;
+        Ok(Server { child, stdin, addr })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The child's resident memory.
+    pub(crate) fn memory(&self) -> Memory {
+        let Some(status) = self.pid().and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok()) else {
+            return Memory::default();
+        };
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map_or(0, |k| k * 1024)
+        };
+        Memory { rss: kib("VmRSS:"), peak: kib("VmHWM:") }
+    }
+
+    /// CPU time the child used so far, user and system.
+    pub(crate) fn cpu(&self) -> Duration {
+        let Some(stat) = self.pid().and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok()) else {
+            return Duration::ZERO;
+        };
+        // Fields after the parenthesized command name: state is the 3rd field, utime the 14th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+        Duration::from_secs_f64(ticks as f64 / TICKS_PER_SECOND)
+    }
+
+    /// Closes the child's stdin (its signal to stop) and waits for it; kills it if it lingers.
+    pub(crate) async fn stop(mut self) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Tells the parent where a server child listens.
+#[allow(clippy::print_stdout)]
+pub(crate) fn announce(addr: SocketAddr) {
+    println!("LISTEN {addr}");
+}
+
+/// Completes when the parent closes our stdin (or dies).
+pub(crate) async fn parent_gone() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0_u8; 64];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
