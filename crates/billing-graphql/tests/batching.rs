@@ -20,8 +20,9 @@ async fn one_deployments_call_serves_aliases_repeats_and_single_lookups() {
     let sim = sim().await;
     let graph = uncached(&sim);
     let org = sim.dataset().demo_org();
-    // The deployments that ran in the default range (month to date): some were deleted before.
-    let running: Vec<_> = org.deployments.iter().filter(|d| d.deleted.is_none()).collect();
+    // Deployments that ran all month to date: created before the month, never deleted.
+    let month_start = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let running: Vec<_> = org.deployments.iter().filter(|d| d.created < month_start && d.deleted.is_none()).collect();
     let picked = running[3];
     let query = format!(
         r#"{{ organization(id: "{}") {{

@@ -46,6 +46,14 @@ fn hex(h1: u64, h2: u64, len: usize) -> String {
     s
 }
 
+/// The first day of the calendar deployment lifecycles are drawn on (2025-01-01, as a day number).
+fn lifecycle_start() -> i64 {
+    day_number(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default())
+}
+
+/// The span, in days from [`lifecycle_start`], in which deployments are created and deleted.
+const LIFECYCLE_DAYS: i64 = 730;
+
 /// Days since the Unix epoch of a UTC date.
 pub(crate) fn day_number(date: NaiveDate) -> i64 {
     date.signed_duration_since(NaiveDate::default()).num_days()
@@ -201,7 +209,6 @@ impl Dataset {
             first_month = first_month.pred();
         }
         let history_start = day_number(first_month.start().date_naive());
-        let anchor = day_number(now.date_naive());
 
         let credentials = Credentials {
             elastic_demo_key: "sim-elastic-demo-key".to_owned(),
@@ -210,7 +217,7 @@ impl Dataset {
             talkdesk_other_token: "sim-talkdesk-other-token".to_owned(),
         };
 
-        let mut maker = Gen { seed, history_start, anchor, next_org: 0 };
+        let mut maker = Gen { seed, history_start, next_org: 0 };
         let regular = scale.organizations.max(2);
         let mut organizations = Vec::with_capacity(regular + 2);
         for i in 0..regular {
@@ -310,7 +317,6 @@ impl Dataset {
 struct Gen {
     seed: u64,
     history_start: i64,
-    anchor: i64,
     next_org: u64,
 }
 
@@ -370,13 +376,12 @@ impl Gen {
             resources.push(resource(region, &catalog::ENTERPRISE_SEARCH, 2048, 1));
         }
 
-        let span = (self.anchor - self.history_start).max(1);
-        let offset = |h: u64| i64::try_from(h % u64::try_from(span).unwrap_or(1)).unwrap_or(0);
-        let created = if unit(h(30)) < 0.65 { self.history_start - 400 } else { self.history_start + offset(h(31)) };
-        let deleted = (unit(h(32)) < 0.1).then(|| {
-            let rest = (self.anchor + 1 - created.max(self.history_start)).max(1);
-            created.max(self.history_start) + 1 + i64::try_from(h(33) % u64::try_from(rest).unwrap_or(1)).unwrap_or(0)
-        });
+        // Lifecycles sit on a fixed calendar, not on "now": the same seed shows the same
+        // deployments, with the same costs for a given range, whatever day the simulator starts.
+        let start = lifecycle_start();
+        let offset = |h: u64| i64::try_from(h % LIFECYCLE_DAYS.unsigned_abs()).unwrap_or(0);
+        let created = if unit(h(30)) < 0.65 { start - 400 } else { start + offset(h(31)) };
+        let deleted = (unit(h(32)) < 0.1).then(|| created.max(start) + 1 + offset(h(33)));
         #[allow(clippy::cast_precision_loss)]
         let size = f64::from(hot_ram) / 1024.0 * f64::from(hot_zones) / 8.0;
         Deployment {
@@ -396,7 +401,7 @@ impl Gen {
         let h = |salt: u64| hash(&[self.seed, 3, org, i, salt]);
         let kind = pick(&[InstanceType::Observability, InstanceType::Security, InstanceType::Elasticsearch], i);
         let region = pick(REGIONS, h(1));
-        let created = self.anchor - 180 + i64::try_from(h(2) % 120).unwrap_or(0);
+        let created = lifecycle_start() - 30 + i64::try_from(h(2) % 120).unwrap_or(0);
         Project {
             id: InstanceId::new(hex(h(3), h(4), 32)),
             name: format!("{}-{}-project", pick(catalog::SYSTEMS, h(5)), kind.as_str()),
