@@ -282,7 +282,7 @@ async fn not_found() -> Response {
 /// Ready when every upstream's host accepts a TCP connection (no credential is sent).
 async fn readyz(State(state): State<AppState>) -> Response {
     let checks = state.readiness.iter().map(|(name, url)| async move {
-        let reachable = match reqwest_free_addr(url) {
+        let reachable = match host_port(url) {
             Some(addr) => tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
                 .await
                 .is_ok_and(|r| r.is_ok()),
@@ -301,7 +301,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `host:port` of a base URL.
-fn reqwest_free_addr(url: &str) -> Option<String> {
+fn host_port(url: &str) -> Option<String> {
     let uri: axum::http::Uri = url.parse().ok()?;
     let host = uri.host()?;
     let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
