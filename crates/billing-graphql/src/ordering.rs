@@ -66,23 +66,41 @@ impl Extension for Ordering {
 
 /// Reorders `value` (an object, or a list of them) by the merged `sets`.
 fn reorder(value: &mut Value, sets: &[&SelectionSet], doc: &ExecutableDocument) {
+    if !matches!(value, Value::List(_) | Value::Object(_)) || sets.iter().all(|s| s.items.is_empty()) {
+        return;
+    }
+    // The order is worked out once for a whole list: its elements share one selection.
+    let mut order: Vec<(&Name, Vec<&SelectionSet>)> = Vec::new();
+    for set in sets {
+        collect(set, doc, &mut order);
+    }
+    apply(value, &order, doc);
+}
+
+/// Puts the keys of `value` (or of every object in it) in `order`, then recurses.
+fn apply(value: &mut Value, order: &[(&Name, Vec<&SelectionSet>)], doc: &ExecutableDocument) {
     match value {
-        Value::List(items) => items.iter_mut().for_each(|v| reorder(v, sets, doc)),
+        Value::List(items) => items.iter_mut().for_each(|v| apply(v, order, doc)),
         Value::Object(map) => {
-            let mut order: Vec<(&Name, Vec<&SelectionSet>)> = Vec::new();
-            for set in sets {
-                collect(set, doc, &mut order);
+            // Objects whose fields all resolved at once are usually in order already.
+            let in_order = map.len() == order.len() && map.keys().zip(order).all(|(k, (key, _))| k == *key);
+            if !in_order {
+                let mut reordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
+                for (key, _) in order {
+                    // The rest is rebuilt anyway, so an O(1) removal is enough.
+                    if let Some((k, v)) = map.swap_remove_entry(*key) {
+                        reordered.insert(k, v);
+                    }
+                }
+                // Anything not in the selection (never expected) keeps its place at the end.
+                reordered.extend(map.drain(..));
+                *map = reordered;
             }
-            let mut reordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
-            for (key, subsets) in &order {
-                if let Some((k, mut v)) = map.shift_remove_entry(*key) {
-                    reorder(&mut v, subsets, doc);
-                    reordered.insert(k, v);
+            for (key, subsets) in order {
+                if let Some(v) = map.get_mut(*key) {
+                    reorder(v, subsets, doc);
                 }
             }
-            // Anything not in the selection (never expected) keeps its place at the end.
-            reordered.extend(map.drain(..));
-            *map = reordered;
         }
         _ => {}
     }
