@@ -326,9 +326,15 @@ async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, 
 async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
     let per = PAGE as usize;
     let first_page = key.offset / per;
-    let last_needed = key.offset + key.first; // inclusive: the row after the window
+    let end = key.offset + key.first; // exclusive
     let head = page(state, &key.filter, key.order, page_number(first_page)?).await?;
     let total = head.total;
+    // The last row to read: with the total known, the window's last row (the total tells whether
+    // more follow); without it, the row after the window, whose presence says so.
+    let last_needed = match total {
+        Some(t) => end.min(usize::try_from(t).unwrap_or(usize::MAX)).saturating_sub(1),
+        None => end,
+    };
     let known_pages = total.map(|t| usize::try_from(t.div_ceil(u64::from(PAGE))).unwrap_or(usize::MAX));
     let mut last_page = last_needed / per;
     if let Some(pages) = known_pages {
@@ -344,8 +350,11 @@ async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
     }
     let skip = key.offset - first_page * per;
     let mut window: Vec<WireAggregate> = rows.into_iter().skip(skip).take(key.first + 1).collect();
-    // The pages read reach the row after the window whenever it exists.
-    let has_next = window.len() > key.first;
+    // The pages read reach the row after the window whenever it exists and the total is unknown.
+    let has_next = match total {
+        Some(t) => (end as u64) < t,
+        None => window.len() > key.first,
+    };
     window.truncate(key.first);
     Ok(SliceResult { rows: window, has_next, total })
 }
