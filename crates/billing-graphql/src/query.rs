@@ -335,8 +335,30 @@ pub(crate) struct V2Instances {
     pub(crate) range: Range,
 }
 
+/// A `/costs/instances` answer with its instances indexed by id, so each of n deployments finds
+/// its line items in O(1) rather than by a scan (n² at 1,000 deployments).
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct IndexedInstances {
+    pub(crate) costs: v2::InstancesCosts,
+    #[serde(skip)]
+    by_id: std::collections::HashMap<String, usize>,
+}
+
+impl IndexedInstances {
+    pub(crate) fn new(costs: v2::InstancesCosts) -> Self {
+        let by_id = costs.instances().iter().enumerate().map(|(i, inst)| (inst.id.as_str().to_owned(), i)).collect();
+        IndexedInstances { costs, by_id }
+    }
+
+    /// The instance with this id.
+    pub(crate) fn get(&self, id: &str) -> Option<&v2::Instance> {
+        self.by_id.get(id).map(|&i| &self.costs.instances()[i])
+    }
+}
+
 impl Query for V2Instances {
-    type Output = v2::InstancesCosts;
+    type Output = IndexedInstances;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCES;
     fn is_closed(&self, now: DateTime<Utc>) -> bool {
         self.range.is_closed(now)
@@ -347,7 +369,8 @@ impl Query for V2Instances {
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
         let range = self.range.resolve(state.now);
-        Ok(state.upstreams().elastic_v2.instances(creds, &self.org, range).include_names(true).send().await?)
+        let costs = state.upstreams().elastic_v2.instances(creds, &self.org, range).include_names(true).send().await?;
+        Ok(IndexedInstances::new(costs))
     }
 }
 

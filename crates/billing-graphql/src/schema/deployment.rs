@@ -89,7 +89,7 @@ impl Deployment {
             range: self.child_range(ctx, from, to)?,
             bucketing: bucketing.into(),
         };
-        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+        Ok(Chart::new(bucketing, load(ctx, q).await?))
     }
 
     /// The deployment's itemized costs, in ECU.
@@ -111,11 +111,7 @@ impl Deployment {
     async fn line_items(&self, ctx: &Context<'_>) -> Result<Vec<LineItem>> {
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let id = self.data().deployment_id.as_str();
-        Ok(instances
-            .instances()
-            .iter()
-            .find(|i| i.id.as_str() == id)
-            .map_or_else(Vec::new, |i| line_items(&i.product_line_items)))
+        Ok(instances.get(id).map_or_else(Vec::new, |i| line_items(&i.product_line_items)))
     }
 
     /// The deployment's itemized costs grouped by product, in ECU.

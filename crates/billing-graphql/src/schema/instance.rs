@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 use billing_model::OrganizationId;
-use billing_model::elastic::v2::{Instance as WireInstance, InstancesCosts};
+use billing_model::elastic::v2::Instance as WireInstance;
 
 use super::types::{Bucketing, Chart, LineItem, Product, line_items, products};
 use crate::error::Result;
 use crate::loaders::load;
-use crate::query::{Range, V2InstanceCharts, V2InstanceItems};
+use crate::query::{IndexedInstances, Range, V2InstanceCharts, V2InstanceItems};
 
 /// A v2 instance: a hosted deployment or a serverless project, over the range it was loaded with
 /// (Elastic v2 `/costs/instances`).
@@ -17,17 +17,17 @@ use crate::query::{Range, V2InstanceCharts, V2InstanceItems};
 pub struct Instance {
     org: OrganizationId,
     range: Range,
-    costs: Arc<InstancesCosts>,
+    costs: Arc<IndexedInstances>,
     index: usize,
 }
 
 impl Instance {
-    pub(crate) fn new(org: OrganizationId, range: Range, costs: Arc<InstancesCosts>, index: usize) -> Self {
+    pub(crate) fn new(org: OrganizationId, range: Range, costs: Arc<IndexedInstances>, index: usize) -> Self {
         Instance { org, range, costs, index }
     }
 
     fn data(&self) -> &WireInstance {
-        &self.costs.instances()[self.index]
+        &self.costs.costs.instances()[self.index]
     }
 }
 
@@ -79,6 +79,6 @@ impl Instance {
             range: self.range,
             bucketing: bucketing.into(),
         };
-        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+        Ok(Chart::new(bucketing, load(ctx, q).await?))
     }
 }

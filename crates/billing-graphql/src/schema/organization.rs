@@ -94,7 +94,7 @@ impl Organization {
         #[graphql(default)] bucketing: Bucketing,
     ) -> Result<Chart> {
         let q = V1Charts { org: self.id.clone(), range: range(ctx, from, to)?, bucketing: bucketing.into() };
-        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+        Ok(Chart::new(bucketing, load(ctx, q).await?))
     }
 
     /// Itemized costs of the organization: resources, data transfer and storage, in ECU.
@@ -122,7 +122,9 @@ impl Organization {
         let range = range(ctx, from, to)?;
         let q = V2Instances { org: self.id.clone(), range };
         let costs = load(ctx, q).await?;
-        Ok((0..costs.instances().len()).map(|i| Instance::new(self.id.clone(), range, costs.clone(), i)).collect())
+        Ok((0..costs.costs.instances().len())
+            .map(|i| Instance::new(self.id.clone(), range, costs.clone(), i))
+            .collect())
     }
 
     /// The organization's costs grouped by product, in ECU.
@@ -160,6 +162,6 @@ impl Organization {
             bucketing: bucketing.into(),
             instance_type: instance_type.map(Into::into),
         };
-        Ok(Chart::new(bucketing, &*load(ctx, q).await?))
+        Ok(Chart::new(bucketing, load(ctx, q).await?))
     }
 }

@@ -1,6 +1,8 @@
 //! Plain output types: charts, dimensions, itemized costs, line items, products.
 
-use async_graphql::{Enum, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{Enum, Object, SimpleObject};
 use billing_model::elastic::{v1, v2};
 use billing_model::{ChartItems, DimensionType};
 use chrono::{DateTime, Utc};
@@ -95,23 +97,69 @@ impl From<&v1::Period> for Period {
 }
 
 /// A chart: cost per time bucket, in ECU.
-#[derive(SimpleObject, Debug, Clone)]
+///
+/// It holds the upstream answer and converts a point or value only when it is selected, so a
+/// dashboard asking for `points { timestamp total }` copies no series names.
+#[derive(Debug, Clone)]
 pub struct Chart {
+    bucketing: Bucketing,
+    items: Arc<ChartItems>,
+}
+
+impl Chart {
+    pub(crate) fn new(bucketing: Bucketing, items: Arc<ChartItems>) -> Self {
+        Chart { bucketing, items }
+    }
+}
+
+/// A chart: cost per time bucket, in ECU.
+#[Object]
+impl Chart {
     /// How the points are grouped.
-    pub bucketing: Bucketing,
+    async fn bucketing(&self) -> Bucketing {
+        self.bucketing
+    }
+
     /// The points, in time order as the upstream sends them.
-    pub points: Vec<ChartPoint>,
+    async fn points(&self) -> Vec<ChartPoint> {
+        (0..self.items.data.len()).map(|index| ChartPoint { items: self.items.clone(), index }).collect()
+    }
 }
 
 /// One bucket of a chart.
-#[derive(SimpleObject, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct ChartPoint {
+    items: Arc<ChartItems>,
+    index: usize,
+}
+
+impl ChartPoint {
+    fn data(&self) -> &billing_model::ChartItem {
+        &self.items.data[self.index]
+    }
+}
+
+/// One bucket of a chart.
+#[Object]
+impl ChartPoint {
     /// The bucket's start (the upstream's epoch timestamp, read in seconds or milliseconds).
-    pub timestamp: DateTime<Utc>,
+    async fn timestamp(&self) -> DateTime<Utc> {
+        self.data().timestamp
+    }
+
     /// The plotted values of the bucket.
-    pub values: Vec<ChartValue>,
+    async fn values(&self) -> Vec<ChartValue> {
+        self.data()
+            .values
+            .iter()
+            .map(|v| ChartValue { id: v.id.clone(), name: v.name.clone(), value: v.value })
+            .collect()
+    }
+
     /// The sum of the values, in ECU.
-    pub total: f64,
+    async fn total(&self) -> f64 {
+        self.data().total()
+    }
 }
 
 /// One plotted value.
@@ -123,25 +171,6 @@ pub struct ChartValue {
     pub name: String,
     /// The value, in ECU.
     pub value: f64,
-}
-
-impl Chart {
-    pub(crate) fn new(bucketing: Bucketing, items: &ChartItems) -> Self {
-        let points = items
-            .data
-            .iter()
-            .map(|p| ChartPoint {
-                timestamp: p.timestamp,
-                total: p.total(),
-                values: p
-                    .values
-                    .iter()
-                    .map(|v| ChartValue { id: v.id.clone(), name: v.name.clone(), value: v.value })
-                    .collect(),
-            })
-            .collect();
-        Chart { bucketing, points }
-    }
 }
 
 /// Prepaid credits of an organization, in ECU.
