@@ -23,7 +23,7 @@ use crate::error::GatewayError;
 
 /// A credential's identity for cache keys: a keyed hash, unlinkable to the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 16]);
+pub struct Fingerprint(pub(crate) [u8; 16]);
 
 /// Derives [`Fingerprint`]s under a secret key drawn once per process.
 #[derive(Clone)]

@@ -19,6 +19,7 @@ mod cache;
 mod config;
 mod context;
 mod error;
+mod flight;
 mod limits;
 mod loaders;
 mod ordering;
@@ -45,6 +46,7 @@ use context::{RequestState, Services};
 pub struct BillingGraph {
     schema: BillingSchema,
     services: Arc<Services>,
+    flights: Arc<flight::Flights>,
 }
 
 impl std::fmt::Debug for BillingGraph {
@@ -62,7 +64,7 @@ impl BillingGraph {
             fingerprinter: Fingerprinter::default(),
             config: config.clone(),
         });
-        BillingGraph { schema: build_schema(&config), services }
+        BillingGraph { schema: build_schema(&config), services, flights: Arc::default() }
     }
 
     /// The async-graphql schema (for SDL export, or to execute prepared requests).
@@ -87,13 +89,33 @@ impl BillingGraph {
         schema::attach_usage(request, &state)
     }
 
+    /// Executions that shared their answer with identical concurrent requests are counted once:
+    /// the number of single-flight executions started (0 while the cache is off, when every
+    /// request executes on its own).
+    pub fn shared_executions(&self) -> u64 {
+        self.flights.started()
+    }
+
     /// Executes a request with the caller's credentials.
+    ///
+    /// With the cache on, identical requests in flight at once (same document, operation name,
+    /// variables and credential identities) share one execution, and each gets its answer.
     pub async fn execute(
         &self,
         request: impl Into<async_graphql::Request>,
         credentials: Credentials,
     ) -> async_graphql::Response {
-        self.schema.execute(self.prepare(request, credentials)).await
+        let request = request.into();
+        if !self.services.config.cache.enabled {
+            return self.schema.execute(self.prepare(request, credentials)).await;
+        }
+        let key = flight::key(&request, &credentials, &self.services.fingerprinter);
+        let schema = self.schema.clone();
+        let start = move || {
+            let prepared = self.prepare(request, credentials);
+            Box::pin(async move { schema.execute(prepared).await }) as futures::future::BoxFuture<'static, _>
+        };
+        self.flights.run(key, start).await
     }
 }
 
