@@ -63,19 +63,20 @@ pub(crate) async fn once(client: &reqwest::Client, url: &str, body: &Bytes) -> R
 }
 
 /// Runs `clients` closed-loop clients for `duration`; each finishes the request it has in flight.
+/// Client `i` sends `bodies[i % bodies.len()]`.
 pub(crate) async fn drive(
     client: &reqwest::Client,
     url: &str,
-    body: Bytes,
+    bodies: &[Bytes],
     clients: usize,
     duration: Duration,
 ) -> Sample {
     let started = Instant::now();
     let deadline = started + duration;
-    let workers = (0..clients.max(1)).map(|_| {
+    let workers = (0..clients.max(1)).map(|i| {
         let client = client.clone();
         let url = url.to_owned();
-        let body = body.clone();
+        let body = bodies.get(i % bodies.len().max(1)).cloned().unwrap_or_default();
         tokio::spawn(async move {
             let mut latency = histogram();
             let (mut ok, mut failed) = (0_u64, 0_u64);

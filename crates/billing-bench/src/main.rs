@@ -98,6 +98,10 @@ struct RunArgs {
     /// Skip the baseline runs.
     #[arg(long)]
     no_baseline: bool,
+    /// Give each client its own document (differing by a comment), so no two requests in flight
+    /// are identical and none share an execution: the gateway's cost per request without single flight.
+    #[arg(long)]
+    distinct: bool,
     /// Identical cold requests sent at once to check that they cost one execution (0: skip).
     #[arg(long, default_value_t = 16)]
     burst: usize,
@@ -218,16 +222,20 @@ async fn run(args: RunArgs) -> Result<(), AnyError> {
                 Scenario::Overview => sim.dataset().demo_org().id.to_string(),
                 _ => sim.dataset().big_org().id.to_string(),
             };
-            let body = Bytes::from(scenario::body(scenario, &org));
+            let bodies: Vec<Bytes> = scenario::bodies(scenario, &org, args.concurrency, args.distinct)
+                .into_iter()
+                .map(Bytes::from)
+                .collect();
             let mut baseline_rate = None;
             if !args.no_baseline {
-                let row = measure(&args, sim, &client, scenario, latency_ms, None, &body, duration).await?;
+                let row = measure(&args, sim, &client, scenario, latency_ms, None, &bodies, duration).await?;
                 baseline_rate = Some(row.per_second);
                 print_row(&row);
                 rows.push(row);
             }
             for &cache in &args.cache {
-                let mut row = measure(&args, sim, &client, scenario, latency_ms, Some(cache), &body, duration).await?;
+                let mut row =
+                    measure(&args, sim, &client, scenario, latency_ms, Some(cache), &bodies, duration).await?;
                 row.versus_baseline = baseline_rate.map(|b| row.per_second / b);
                 print_row(&row);
                 rows.push(row);
@@ -294,9 +302,10 @@ async fn measure(
     scenario: Scenario,
     latency_ms: u64,
     cache: Option<Cache>,
-    body: &Bytes,
+    bodies: &[Bytes],
     duration: Duration,
 ) -> Result<Row, AnyError> {
+    let body = bodies.first().cloned().unwrap_or_default();
     let server = start_server(args, sim, cache).await?;
     let url = match cache {
         None => format!("http://{}/{}", server.addr, scenario.name()),
@@ -304,7 +313,7 @@ async fn measure(
     };
     // One request alone: checks the answer and counts its cold upstream calls.
     sim.reset_stats();
-    let answer = load::once(client, &url, body).await?;
+    let answer = load::once(client, &url, &body).await?;
     let cost = scenario::cost(scenario, &answer)?;
     let cold_calls = sim.stats().total();
     if args.error_rate == 0.0 && args.throttle_rate == 0.0 && cold_calls != cost.min_calls {
@@ -315,10 +324,10 @@ async fn measure(
         );
     }
     // A short warm-up at full concurrency: connections, allocator, and (cache on) a warm cache.
-    let _ = load::drive(client, &url, body.clone(), args.concurrency, duration / 10).await;
+    let _ = load::drive(client, &url, bodies, args.concurrency, duration / 10).await;
     sim.reset_stats();
     let cpu0 = server.cpu();
-    let sample = load::drive(client, &url, body.clone(), args.concurrency, duration).await;
+    let sample = load::drive(client, &url, bodies, args.concurrency, duration).await;
     let cpu = server.cpu().saturating_sub(cpu0);
     let calls = sim.stats().total();
     let memory = server.memory();
@@ -379,9 +388,10 @@ fn metric(text: &str, name: &str) -> Option<u64> {
 
 fn print_header(args: &RunArgs) {
     println!(
-        "billing-bench: {} s per run, {} clients, upstream concurrency {} per upstream, {} cores",
+        "billing-bench: {} s per run, {} clients ({}), upstream concurrency {} per upstream, {} cores",
         args.duration,
         args.concurrency,
+        if args.distinct { "each its own document" } else { "one identical document" },
         args.upstream_concurrency,
         std::thread::available_parallelism().map_or(0, usize::from)
     );

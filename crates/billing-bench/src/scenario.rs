@@ -59,8 +59,22 @@ pub(crate) fn dashboard_range() -> DateRange {
     DateRange::month(Month::of(Utc::now()).pred())
 }
 
+/// The POST bodies of `clients` clients: one shared body, or with `distinct` one per client whose
+/// document differs by a comment only (same upstream calls and cache entries, but no two
+/// requests are identical, so none share an execution).
+pub(crate) fn bodies(scenario: Scenario, org: &str, clients: usize, distinct: bool) -> Vec<Vec<u8>> {
+    if !distinct {
+        return vec![body(scenario, org)];
+    }
+    (0..clients.max(1)).map(|i| body_with(scenario, org, &format!("{}\n# client {i}", scenario.query()))).collect()
+}
+
 /// The POST body of a scenario against an organization.
 pub(crate) fn body(scenario: Scenario, org: &str) -> Vec<u8> {
+    body_with(scenario, org, scenario.query())
+}
+
+fn body_with(scenario: Scenario, org: &str, query: &str) -> Vec<u8> {
     let range = dashboard_range();
     let variables = match scenario {
         Scenario::Overview => json!({ "org": org }),
@@ -71,7 +85,7 @@ pub(crate) fn body(scenario: Scenario, org: &str) -> Vec<u8> {
         }),
         Scenario::Usage => json!({}),
     };
-    let body = json!({ "query": scenario.query(), "operationName": op_name(scenario), "variables": variables });
+    let body = json!({ "query": query, "operationName": op_name(scenario), "variables": variables });
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
