@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::endpoint::Endpoint;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::transport::{Call, Transport};
 
 /// A request ready to send, with the options its endpoint allows.
@@ -19,6 +19,8 @@ use crate::transport::{Call, Transport};
 pub struct Request<'a, T, O> {
     transport: &'a Transport,
     call: Call,
+    /// Why the request cannot be sent (an id no path can carry), reported by `send`.
+    refused: Option<&'static str>,
     query: Vec<(&'static str, String)>,
     _marker: PhantomData<fn() -> (T, O)>,
 }
@@ -32,7 +34,12 @@ impl<T, O> std::fmt::Debug for Request<'_, T, O> {
 
 impl<'a, T: DeserializeOwned, O> Request<'a, T, O> {
     pub(crate) fn new(transport: &'a Transport, call: Call) -> Self {
-        Request { transport, call, query: Vec::new(), _marker: PhantomData }
+        Request { transport, call, refused: None, query: Vec::new(), _marker: PhantomData }
+    }
+
+    /// A request whose path could not be built: `send` fails with a build error, sending nothing.
+    pub(crate) fn refused(transport: &'a Transport, call: Call, why: &'static str) -> Self {
+        Request { refused: Some(why), ..Request::new(transport, call) }
     }
 
     fn set(mut self, key: &'static str, value: String) -> Self {
@@ -68,6 +75,9 @@ impl<'a, T: DeserializeOwned, O> Request<'a, T, O> {
 
     /// Sends the request and decodes the answer.
     pub async fn send(self) -> Result<T, Error> {
+        if let Some(why) = self.refused {
+            return Err(Error::new(ErrorKind::Build, self.call.endpoint).with_message(why));
+        }
         let call = Call { url: self.url(), ..self.call };
         self.transport.get(&call).await
     }

@@ -94,7 +94,8 @@ impl RetryPolicy {
     ) -> Option<Duration> {
         let ceiling = ceiling?;
         let wait = retry_after.unwrap_or_else(|| ceiling.mul_f64(rand::random::<f64>()));
-        (elapsed + wait < self.deadline).then_some(wait)
+        // `Retry-After` is the upstream's number: compare without adding, which could overflow.
+        (wait < self.deadline.saturating_sub(elapsed)).then_some(wait)
     }
 }
 
@@ -154,5 +155,9 @@ mod tests {
             "retry-after past the deadline"
         );
         assert_eq!(p.next_wait(ceiling, Some(Duration::from_millis(300)), Duration::from_millis(800)), None);
+        // Regression: an absurd Retry-After overflowed `elapsed + wait` and panicked.
+        assert_eq!(p.next_wait(ceiling, Some(Duration::from_secs(u64::MAX)), Duration::from_millis(1)), None);
+        let huge = retry_after(&headers("18446744073709551615"), SystemTime::UNIX_EPOCH);
+        assert_eq!(p.next_wait(ceiling, huge, Duration::from_millis(1)), None);
     }
 }

@@ -176,13 +176,7 @@ impl Transport {
             .map_err(|e| Error::from_reqwest(endpoint, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        if response.content_length().is_some_and(|n| n > self.inner.config.max_response_bytes as u64) {
-            return Err(Error::new(ErrorKind::Decode, endpoint).with_message("response too large"));
-        }
-        let body = response.bytes().await.map_err(|e| Error::from_reqwest(endpoint, e))?;
-        if body.len() > self.inner.config.max_response_bytes {
-            return Err(Error::new(ErrorKind::Decode, endpoint).with_message("response too large"));
-        }
+        let body = read_body(endpoint, response, self.inner.config.max_response_bytes).await?;
         match classify(status, &headers) {
             Decision::Success => decode(endpoint, &body),
             decision => {
@@ -198,6 +192,23 @@ impl Transport {
     }
 }
 
+/// Reads an answer's body, refusing it as soon as it passes `max` bytes (chunked answers
+/// included), rather than buffering whatever the upstream sends.
+async fn read_body(endpoint: Endpoint, mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::new(ErrorKind::Decode, endpoint).with_message("response too large");
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(response.content_length().map_or(8 * 1024, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::from_reqwest(endpoint, e))? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Decodes through `serde_path_to_error`, so drift reads as a field path rather than a column.
 pub(crate) fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {
     let de = &mut serde_json::Deserializer::from_slice(body);
@@ -207,11 +218,21 @@ pub(crate) fn decode<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Re
     })
 }
 
+/// Why an id cannot be put in a path.
+pub(crate) const UNSENDABLE_ID: &str = "an id cannot be empty, \".\" or \"..\"";
+
 /// `base` with `segments` appended, each percent-encoded, so an id can never change the path.
-pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
+///
+/// Empty, `.` and `..` segments are refused: URL parsing drops or resolves them whatever their
+/// encoding (`%2E%2E` is `..` to the URL standard), so `organization(id: "..")` would otherwise
+/// call another endpoint.
+pub(crate) fn join(base: &Url, segments: &[&str]) -> Result<Url, &'static str> {
+    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        return Err(UNSENDABLE_ID);
+    }
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
     }
-    url
+    Ok(url)
 }

@@ -70,7 +70,7 @@ impl<'a> UsageRequest<'a> {
 
     fn url(&self) -> Result<Url, Error> {
         let invalid = |msg: &str| Error::new(ErrorKind::Build, endpoints::TALKDESK_USAGE).with_message(msg);
-        let mut url = join(&self.client.base, &["express", "usage", "month"]);
+        let mut url = join(&self.client.base, &["express", "usage", "month"]).map_err(invalid)?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(page) = self.page {

@@ -17,8 +17,11 @@ impl ElasticBillingV1 {
         creds: &ElasticCredentials,
         segments: &[&str],
     ) -> Request<'_, T, O> {
-        let url = join(&self.base, segments);
-        Request::new(&self.transport, Call { endpoint, url, auth: creds.header_value() })
+        let auth = creds.header_value();
+        match join(&self.base, segments) {
+            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth }),
+            Err(why) => Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth }, why),
+        }
     }
 
     /// `GET /billing/costs/{organization_id}`: total, trials, hourly rate, dimensions, balance.
@@ -114,5 +117,22 @@ mod tests {
             "http://127.0.0.1:1/api/v1/billing/costs/42/deployments/..%2F..%2Fx%3Fy/items",
             "ids are one percent-encoded path segment each"
         );
+    }
+
+    #[tokio::test]
+    async fn dot_segments_are_refused_before_sending() {
+        // Regression: the url crate drops "." and resolves "..", so `organization(id: "..")`
+        // would have called /billing/costs/deployments.
+        let t = Transport::new(TransportConfig::default()).unwrap();
+        let v1 = ElasticBillingV1::new(t, "http://127.0.0.1:1/api/v1").unwrap();
+        let creds = ElasticCredentials::api_key("k").unwrap();
+        for id in ["..", ".", ""] {
+            let err = v1.deployments(&creds, &id.into()).send().await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Build, "{id:?}");
+            assert_eq!(err.attempts(), 1);
+        }
+        let err = v1.deployment_charts(&creds, &"42".into(), &"..".into()).send().await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Build);
+        assert!(v1.overview(&creds, &"%2E%2E".into()).call_url_for_test().ends_with("/costs/%252E%252E"));
     }
 }

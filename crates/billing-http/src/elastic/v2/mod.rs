@@ -49,7 +49,11 @@ impl ElasticBillingV2 {
     ) -> Request<'_, T, O> {
         let mut segments = vec!["billing", "organizations", org.as_str()];
         segments.extend_from_slice(rest);
-        let url = join(&self.base, &segments);
-        Request::new(&self.transport, Call { endpoint, url, auth: creds.header_value() }).with_range(range)
+        let auth = creds.header_value();
+        let request = match join(&self.base, &segments) {
+            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth }),
+            Err(why) => Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth }, why),
+        };
+        request.with_range(range)
     }
 }
