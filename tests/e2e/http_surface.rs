@@ -339,3 +339,23 @@ async fn automatic_persisted_queries() {
     let reply = server.post_json(&json!({ "extensions": wrong_ext }), &[]).await;
     assert_eq!(reply.error_codes(), ["PERSISTED_QUERY_NOT_FOUND"], "{}", reply.text);
 }
+
+#[tokio::test]
+async fn server_credentials_never_reach_the_embedded_simulator() {
+    let server = embedded(|config| {
+        config.elastic_api_key = Some("ApiKey real-production-key".to_owned());
+        config.talkdesk_token = Some("Bearer real-production-token".to_owned());
+    })
+    .await;
+    let sim = server.gateway.sim().expect("the embedded simulator runs");
+    let org = sim.dataset().demo_org().id.clone();
+    let query = format!(
+        r#"{{ organization(id: "{org}") {{ costs {{ total }} }} usageAggregates(first: 1) {{ totalCount }} }}"#
+    );
+    let reply = server.query(&query, &[]).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.json().get("errors").is_none(), "the demo credentials applied: {}", reply.text);
+    let seen: Vec<String> = sim.requests().into_iter().filter_map(|r| r.authorization).collect();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|a| !a.contains("real-production")), "{seen:?}");
+}

@@ -90,11 +90,16 @@ impl Gateway {
                 DefaultCredentials::default(),
             )
         };
-        // Server-side credentials from the environment win over the simulator's demo ones.
-        if config.elastic_api_key.is_some() {
+        if sim.is_some() {
+            // Real credentials are never sent to the simulator (plain HTTP, and it logs headers).
+            if config.elastic_api_key.is_some() || config.talkdesk_token.is_some() {
+                tracing::warn!(
+                    "ELASTIC_API_KEY and TALKDESK_TOKEN are ignored while the embedded simulator serves the \
+                     upstreams; its demo credentials apply"
+                );
+            }
+        } else {
             defaults.elastic.clone_from(&config.elastic_api_key);
-        }
-        if config.talkdesk_token.is_some() {
             defaults.talkdesk.clone_from(&config.talkdesk_token);
         }
         let demo = sim
