@@ -405,10 +405,21 @@ pub(crate) fn count_tokens(query: &str) -> usize {
                 n += 1;
                 i += 3;
             }
-            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+            b if b.is_ascii_alphabetic() || b == b'_' => {
                 n += 1;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+            }
+            b if b.is_ascii_digit() || b == b'-' => {
+                // A number: digits, then fraction and exponent parts.
+                n += 1;
+                i += 1;
                 while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
+                    && (bytes[i].is_ascii_digit()
+                        || matches!(bytes[i], b'e' | b'E')
+                        || (bytes[i] == b'.' && !bytes[i..].starts_with(b"..."))
+                        || (matches!(bytes[i], b'+' | b'-') && matches!(bytes[i - 1], b'e' | b'E')))
                 {
                     i += 1;
                 }
@@ -467,6 +478,9 @@ mod tests {
         assert_eq!(count_tokens("query Q($a: Int = 1) { f(a: $a) # comment\n }"), 19);
         assert_eq!(count_tokens(r#"{ f(s: "a, b { c") }"#), 8);
         assert_eq!(count_tokens("{ ...F } fragment F on T { x }"), 11);
+        assert_eq!(count_tokens("{ f(a: -1.5e+3, b: 2) }"), 11);
+        // Regression: names swallowed dots, so spreads glued to names counted as one token.
+        assert_eq!(count_tokens("{ x...f...f...f }"), 9);
     }
 
     #[test]
