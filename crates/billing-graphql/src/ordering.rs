@@ -1,18 +1,23 @@
-//! Response fields in query order, as the GraphQL spec requires ("Serialized Map Ordering").
+//! The response as the GraphQL spec shapes it: fields in query order, and errors as nulls.
 //!
 //! async-graphql 7 resolves sibling fields concurrently and collects them in completion order
 //! (`FuturesUnordered`), so a slow `organization` can come after a fast `usageAggregates` even
-//! when the query asks for it first. This extension keeps the parsed document and, after
-//! execution, reorders every object of the response by its selection set: linear in the size of
-//! the response.
+//! when the query asks for it first. It also leaves a field that failed out of its object,
+//! where the spec wants `null` there, or, for a non-null field, `null` in place of the nearest
+//! nullable parent ("Handling Field Errors"). This extension keeps the parsed document and,
+//! after execution, walks the response with its selection sets and the schema's field types:
+//! reordering every object, and completing failed fields as the spec says. Linear in the size
+//! of the response; the type look-ups happen only when the response has errors.
 
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Response, ServerResult, Value, Variables};
+use async_graphql::registry::Registry;
+use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
 
-/// Reorders response objects into query order.
+/// Shapes responses as the spec says: fields in query order, failed fields completed with nulls.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OrderedResponse;
 
@@ -50,80 +55,243 @@ impl Extension for Ordering {
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
         let doc = self.doc.lock().ok().and_then(|d| d.clone());
-        if let Some(doc) = doc {
-            let op = match (&doc.operations, operation_name) {
-                (DocumentOperations::Single(op), _) => Some(op),
-                (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-                (DocumentOperations::Multiple(ops), None) => ops.values().next(),
-            };
-            if let Some(op) = op {
-                reorder(&mut response.data, &[&op.node.selection_set.node], &doc);
-            }
+        let Some(doc) = doc else { return response };
+        let op = match (&doc.operations, operation_name) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+        };
+        let Some(op) = op else { return response };
+        // Field types matter only to complete failed fields.
+        let registry = (!response.errors.is_empty()).then_some(&ctx.schema_env.registry);
+        let failed: Vec<&[PathSegment]> = response.errors.iter().map(|e| e.path.as_slice()).collect();
+        let walk = Walk { doc: &doc, registry, failed: &failed };
+        let root = walk.slots(&[&op.node.selection_set.node]);
+        let mut data = std::mem::take(&mut response.data);
+        if let Value::Object(map) = &mut data
+            && !walk.object(map, Some("Query"), &root, &mut Vec::new())
+        {
+            // A non-null root field failed: the spec nulls `data` itself.
+            data = Value::Null;
         }
+        response.data = data;
         response
     }
 }
 
-/// Reorders `value` (an object, or a list of them) by the merged `sets`.
-fn reorder(value: &mut Value, sets: &[&SelectionSet], doc: &ExecutableDocument) {
-    if !matches!(value, Value::List(_) | Value::Object(_)) || sets.iter().all(|s| s.items.is_empty()) {
-        return;
-    }
-    // The order is worked out once for a whole list: its elements share one selection.
-    let mut order: Vec<(&Name, Vec<&SelectionSet>)> = Vec::new();
-    for set in sets {
-        collect(set, doc, &mut order);
-    }
-    apply(value, &order, doc);
+/// One response key of a selection: the key, the field it reads, and the sub-selections
+/// merged under it.
+struct Slot<'d> {
+    key: &'d Name,
+    field: &'d Name,
+    sets: Vec<&'d SelectionSet>,
 }
 
-/// Puts the keys of `value` (or of every object in it) in `order`, then recurses.
-fn apply(value: &mut Value, order: &[(&Name, Vec<&SelectionSet>)], doc: &ExecutableDocument) {
-    match value {
-        Value::List(items) => items.iter_mut().for_each(|v| apply(v, order, doc)),
-        Value::Object(map) => {
-            // Objects whose fields all resolved at once are usually in order already.
-            let in_order = map.len() == order.len() && map.keys().zip(order).all(|(k, (key, _))| k == *key);
-            if !in_order {
-                let mut reordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
-                for (key, _) in order {
-                    // The rest is rebuilt anyway, so an O(1) removal is enough.
-                    if let Some((k, v)) = map.swap_remove_entry(*key) {
-                        reordered.insert(k, v);
+struct Walk<'d> {
+    doc: &'d ExecutableDocument,
+    registry: Option<&'d Registry>,
+    /// The paths of the response's errors.
+    failed: &'d [&'d [PathSegment]],
+}
+
+impl<'d> Walk<'d> {
+    /// The slots of merged selection sets, in query order.
+    fn slots(&self, sets: &[&'d SelectionSet]) -> Vec<Slot<'d>> {
+        let mut out = Vec::new();
+        for set in sets {
+            self.collect(set, &mut out);
+        }
+        out
+    }
+
+    fn collect(&self, set: &'d SelectionSet, out: &mut Vec<Slot<'d>>) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let key = &f.node.response_key().node;
+                    let sub = &f.node.selection_set.node;
+                    match out.iter_mut().find(|s| s.key == key) {
+                        Some(slot) => slot.sets.push(sub),
+                        None => out.push(Slot { key, field: &f.node.name.node, sets: vec![sub] }),
                     }
                 }
-                // Anything not in the selection (never expected) keeps its place at the end.
-                reordered.extend(map.drain(..));
-                *map = reordered;
-            }
-            for (key, subsets) in order {
-                if let Some(v) = map.get_mut(*key) {
-                    reorder(v, subsets, doc);
+                Selection::InlineFragment(i) => self.collect(&i.node.selection_set.node, out),
+                Selection::FragmentSpread(s) => {
+                    if let Some(fragment) = self.doc.fragments.get(&s.node.fragment_name.node) {
+                        self.collect(&fragment.node.selection_set.node, out);
+                    }
                 }
             }
         }
-        _ => {}
+    }
+
+    /// Completes a value of GraphQL type `ty` (such as `[Deployment!]!`; `None` when unknown)
+    /// at `path`, whose objects select `slots`. False when it ends up null but its type is
+    /// non-null, so the null must move up to the parent.
+    fn value(&self, value: &mut Value, ty: Option<&str>, slots: &[Slot<'d>], path: &mut Vec<PathSegment>) -> bool {
+        let non_null = ty.is_some_and(|t| t.ends_with('!'));
+        let inner = ty.map(|t| t.strip_suffix('!').unwrap_or(t));
+        let named = inner.map(|t| t.trim_matches(|c| c == '[' || c == ']' || c == '!'));
+        // async-graphql answers null for an object all of whose selected fields failed; the
+        // spec wants the object, its failed fields null. Errors under this path tell the two
+        // apart from an object that really is null.
+        if *value == Value::Null
+            && !slots.is_empty()
+            && !inner.is_some_and(|t| t.starts_with('['))
+            && self.failed_below(path)
+        {
+            *value = Value::Object(IndexMap::new());
+        }
+        let complete = match value {
+            Value::Null => true,
+            // The slots are worked out once for a whole list: its elements share one selection.
+            Value::List(items) => {
+                let element = inner.and_then(|t| t.strip_prefix('[')).and_then(|t| t.strip_suffix(']'));
+                items
+                    .iter_mut()
+                    .enumerate()
+                    .all(|(i, item)| self.at(path, PathSegment::Index(i), |p| self.value(item, element, slots, p)))
+            }
+            Value::Object(map) => self.object(map, named, slots, path),
+            _ => true,
+        };
+        if !complete {
+            *value = Value::Null;
+        }
+        !(non_null && *value == Value::Null)
+    }
+
+    /// Runs `f` with `segment` pushed on `path`; paths are kept only when there are errors.
+    fn at<R>(
+        &self,
+        path: &mut Vec<PathSegment>,
+        segment: PathSegment,
+        f: impl FnOnce(&mut Vec<PathSegment>) -> R,
+    ) -> R {
+        self.at_with(path, || segment, f)
+    }
+
+    fn at_with<R>(
+        &self,
+        path: &mut Vec<PathSegment>,
+        segment: impl FnOnce() -> PathSegment,
+        f: impl FnOnce(&mut Vec<PathSegment>) -> R,
+    ) -> R {
+        if self.failed.is_empty() {
+            return f(path);
+        }
+        path.push(segment());
+        let r = f(path);
+        path.pop();
+        r
+    }
+
+    /// Whether an error lies strictly below `path`.
+    fn failed_below(&self, path: &[PathSegment]) -> bool {
+        self.failed.iter().any(|p| p.len() > path.len() && p.starts_with(path))
+    }
+
+    /// Completes and reorders an object of type `type_name`. False when a non-null field of it
+    /// is null, so the object itself must be.
+    fn object(
+        &self,
+        map: &mut IndexMap<Name, Value>,
+        type_name: Option<&str>,
+        slots: &[Slot<'d>],
+        path: &mut Vec<PathSegment>,
+    ) -> bool {
+        let meta = self.registry.zip(type_name).and_then(|(r, n)| r.types.get(n));
+        for slot in slots {
+            let ty = meta.and_then(|m| m.field_by_name(slot.field.as_str())).map(|f| f.ty.as_str());
+            match map.get_mut(slot.key) {
+                Some(v) => {
+                    if !matches!(v, Value::List(_) | Value::Object(_)) && self.registry.is_none() {
+                        continue;
+                    }
+                    let sub = self.slots(&slot.sets);
+                    let segment = || PathSegment::Field(slot.key.to_string());
+                    if !self.at_with(path, segment, |p| self.value(v, ty, &sub, p)) {
+                        return false;
+                    }
+                }
+                // A field that failed is missing. `ty` is known only when there were errors.
+                None => match ty {
+                    Some(t) if t.ends_with('!') => return false,
+                    Some(_) => {
+                        map.insert(slot.key.clone(), Value::Null);
+                    }
+                    None => {}
+                },
+            }
+        }
+        // Objects whose fields all resolved at once are usually in order already.
+        let in_order = map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key);
+        if !in_order {
+            let mut reordered = IndexMap::with_capacity(map.len());
+            for slot in slots {
+                // The rest is rebuilt anyway, so an O(1) removal is enough.
+                if let Some((k, v)) = map.swap_remove_entry(slot.key) {
+                    reordered.insert(k, v);
+                }
+            }
+            // Anything not in the selection (never expected) keeps its place at the end.
+            reordered.extend(map.drain(..));
+            *map = reordered;
+        }
+        true
     }
 }
 
-/// Response keys of `set` in order, each with the sub-selections merged under it.
-fn collect<'d>(set: &'d SelectionSet, doc: &'d ExecutableDocument, out: &mut Vec<(&'d Name, Vec<&'d SelectionSet>)>) {
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(f) => {
-                let key = &f.node.response_key().node;
-                let sub = &f.node.selection_set.node;
-                match out.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, subs)) => subs.push(sub),
-                    None => out.push((key, vec![sub])),
-                }
-            }
-            Selection::InlineFragment(i) => collect(&i.node.selection_set.node, doc, out),
-            Selection::FragmentSpread(s) => {
-                if let Some(fragment) = doc.fragments.get(&s.node.fragment_name.node) {
-                    collect(&fragment.node.selection_set.node, doc, out);
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::OrderedResponse;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn parent(&self) -> Option<Parent> {
+            Some(Parent)
         }
+        async fn fine(&self) -> i32 {
+            1
+        }
+    }
+
+    struct Parent;
+
+    #[Object]
+    impl Parent {
+        async fn nullable(&self) -> async_graphql::Result<Option<i32>> {
+            Err("boom".into())
+        }
+        async fn required(&self) -> async_graphql::Result<i32> {
+            Err("boom".into())
+        }
+        async fn ok(&self) -> i32 {
+            2
+        }
+    }
+
+    async fn run(query: &str) -> String {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(OrderedResponse).finish();
+        serde_json::to_string(&schema.execute(query).await.data).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_nullable_field_is_null_in_place() {
+        assert_eq!(run("{ parent { ok nullable } fine }").await, r#"{"parent":{"ok":2,"nullable":null},"fine":1}"#);
+    }
+
+    #[tokio::test]
+    async fn an_object_whose_every_field_failed_is_an_object_of_nulls() {
+        assert_eq!(run("{ parent { nullable } fine }").await, r#"{"parent":{"nullable":null},"fine":1}"#);
+    }
+
+    #[tokio::test]
+    async fn a_failed_non_null_field_nulls_its_nearest_nullable_parent() {
+        assert_eq!(run("{ fine parent { ok required } }").await, r#"{"fine":1,"parent":null}"#);
     }
 }

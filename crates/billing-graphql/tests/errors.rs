@@ -22,8 +22,45 @@ async fn a_failed_call_fails_only_its_fields() {
     assert_eq!(e["extensions"]["code"], "billing_service.failed_request");
     assert_eq!(e["extensions"]["status"], 500);
     assert_eq!(e["extensions"]["upstream"], "elastic_v1");
+    assert!(data["organization"].as_object().unwrap().contains_key("costs"), "a failed field is present, as null");
     assert!(data["organization"]["costs"].is_null());
     assert!(!data["organization"]["deployments"].as_array().unwrap().is_empty(), "the rest resolves");
+}
+
+#[tokio::test]
+async fn a_v2_outage_nulls_the_line_items_and_keeps_the_v1_costs() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    sim.push_faults(Some(ep::V2_INSTANCES), [Fault::server_error()]);
+    let query = format!(
+        r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ name totalCost lineItems {{ sku }} }} }} }}"#
+    );
+    let (data, errors) = run(&graph, demo(&sim), &query).await;
+    let deployments = data["organization"]["deployments"].as_array().unwrap();
+    assert!(!deployments.is_empty());
+    for d in deployments {
+        assert!(d["totalCost"].is_number(), "v1 data stays: {d}");
+        assert!(d.as_object().unwrap().contains_key("lineItems") && d["lineItems"].is_null(), "{d}");
+    }
+    assert_eq!(errors.len(), deployments.len(), "one error per failed field");
+    for e in &errors {
+        assert_eq!(e["extensions"]["upstream"], "elastic_v2");
+        assert_eq!(e["extensions"]["status"], 500);
+    }
+    assert_eq!(errors[0]["path"][0], "organization");
+    assert_eq!(errors[0]["path"][3], "lineItems");
+
+    // Selecting only the failed field: each deployment is still there, its field null
+    // (async-graphql alone would have nulled the objects, and so the whole list).
+    sim.push_faults(Some(ep::V2_INSTANCES), [Fault::server_error()]);
+    let query = format!(
+        r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ lineItems {{ sku }} }} }} }}"#
+    );
+    let (data, _) = run(&graph, demo(&sim), &query).await;
+    let deployments = data["organization"]["deployments"].as_array().unwrap();
+    assert!(!deployments.is_empty());
+    assert!(deployments.iter().all(|d| d == &serde_json::json!({ "lineItems": null })), "{data}");
 }
 
 #[tokio::test]
@@ -82,6 +119,7 @@ async fn missing_or_unusable_credentials_are_unauthenticated_per_field() {
     assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
     assert_eq!(errors[0]["extensions"]["upstream"], "talkdesk");
     assert!(data["organization"]["costs"]["total"].is_number());
+    assert!(data.as_object().unwrap().contains_key("usageAggregates") && data["usageAggregates"].is_null());
 
     // A key the upstream refuses.
     let wrong = Credentials::none().with_elastic_header(Some("ApiKey canary-not-a-key"));
@@ -126,7 +164,10 @@ async fn bad_input_is_refused_before_any_upstream_call() {
 #[tokio::test]
 async fn timeouts_malformed_answers_and_rate_limits_have_their_codes() {
     let sim = sim().await;
-    let graph = uncached(&sim);
+    let mut config = billing_graphql::SchemaConfig::default();
+    config.cache.enabled = false;
+    let transport = billing_http::TransportConfig { request_timeout: Duration::from_millis(300), ..transport_config() };
+    let graph = graph_with(&sim, config, transport);
     let org = &sim.dataset().demo_org().id;
     let q = format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#);
 

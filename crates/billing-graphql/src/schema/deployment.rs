@@ -82,44 +82,44 @@ impl Deployment {
         #[graphql(default)] bucketing: Bucketing,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<Chart> {
+    ) -> Result<Option<Chart>> {
         let q = V1DeploymentCharts {
             org: self.org.clone(),
             deployment: self.data().deployment_id.clone(),
             range: self.child_range(ctx, from, to)?,
             bucketing: bucketing.into(),
         };
-        Ok(Chart::new(bucketing, load(ctx, q).await?))
+        Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
 
     /// The deployment's itemized costs, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/deployments/{deployment_id}/items`.
     #[graphql(complexity = "super::CALL + child_complexity")]
-    async fn items(&self, ctx: &Context<'_>) -> Result<ItemizedCosts> {
+    async fn items(&self, ctx: &Context<'_>) -> Result<Option<ItemizedCosts>> {
         let q = V1DeploymentItems {
             org: self.org.clone(),
             deployment: self.data().deployment_id.clone(),
             range: self.range,
         };
-        Ok(ItemizedCosts::from(&*load(ctx, q).await?))
+        Ok(Some(ItemizedCosts::from(&*load(ctx, q).await?)))
     }
 
     /// The deployment's v2 line items, in ECU; empty when v2 has no instance of this id.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`: one call serves
     /// every deployment of the organization and range.
     #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
-    async fn line_items(&self, ctx: &Context<'_>) -> Result<Vec<LineItem>> {
+    async fn line_items(&self, ctx: &Context<'_>) -> Result<Option<Vec<LineItem>>> {
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let id = self.data().deployment_id.as_str();
-        Ok(instances.get(id).map_or_else(Vec::new, |i| line_items(&i.product_line_items)))
+        Ok(Some(instances.get(id).map_or_else(Vec::new, |i| line_items(&i.product_line_items))))
     }
 
     /// The deployment's itemized costs grouped by product, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances/{instance_id}/items`.
     #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
-    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
+    async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
         let instance = InstanceId::from(self.data().deployment_id.clone());
         let q = V2InstanceItems { org: self.org.clone(), instance, range: self.range };
-        Ok(products(&*load(ctx, q).await?))
+        Ok(Some(products(&*load(ctx, q).await?)))
     }
 }

@@ -64,21 +64,21 @@ impl Instance {
     /// The instance's itemized costs grouped by product, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances/{instance_id}/items`.
     #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
-    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
+    async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
         let q = V2InstanceItems { org: self.org.clone(), instance: self.data().id.clone(), range: self.range };
-        Ok(products(&*load(ctx, q).await?))
+        Ok(Some(products(&*load(ctx, q).await?)))
     }
 
     /// The instance's usage per day or month, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/instances/{instance_id}/charts`.
     #[graphql(complexity = "super::CALL + child_complexity")]
-    async fn charts(&self, ctx: &Context<'_>, #[graphql(default)] bucketing: Bucketing) -> Result<Chart> {
+    async fn charts(&self, ctx: &Context<'_>, #[graphql(default)] bucketing: Bucketing) -> Result<Option<Chart>> {
         let q = V2InstanceCharts {
             org: self.org.clone(),
             instance: self.data().id.clone(),
             range: self.range,
             bucketing: bucketing.into(),
         };
-        Ok(Chart::new(bucketing, load(ctx, q).await?))
+        Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
 }

@@ -34,8 +34,8 @@ impl CostsQuery {
     /// An Elastic Cloud organization by id. Calls no upstream by itself: each field of
     /// `Organization` calls its own endpoint when selected, so an unknown organization shows up
     /// as an `organization.not_found` error on those fields.
-    async fn organization(&self, id: ID) -> Organization {
-        Organization { id: billing_model::OrganizationId::new(id.0) }
+    async fn organization(&self, id: ID) -> Option<Organization> {
+        Some(Organization { id: billing_model::OrganizationId::new(id.0) })
     }
 }
 
@@ -49,16 +49,16 @@ impl UsageQuery {
     /// Talkdesk monthly usage aggregates of the caller's accounts, as a Relay connection.
     /// Talkdesk `GET /express/usage/month`, paged 250 rows at a time; `first` may exceed 250
     /// (up to 5000). Needs the `X-Talkdesk-Authorization` credential.
-    #[graphql(complexity = "CALL + (first.clamp(0, 5000) as usize) * child_complexity / 10")]
+    #[graphql(complexity = "CALL + (first.unwrap_or(50).clamp(0, 5000) as usize) * child_complexity / 10")]
     async fn usage_aggregates(
         &self,
         ctx: &Context<'_>,
         filter: Option<UsageFilter>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
         #[graphql(default)] order_by: UsageOrderBy,
-    ) -> Result<UsageAggregateConnection> {
-        usage::usage_aggregates(ctx, filter, first, after, order_by).await
+    ) -> Result<Option<UsageAggregateConnection>> {
+        usage::usage_aggregates(ctx, filter, first.unwrap_or(50), after, order_by).await.map(Some)
     }
 }
 

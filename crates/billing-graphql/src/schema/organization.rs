@@ -27,6 +27,7 @@ fn range(ctx: &Context<'_>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc
 
 /// An Elastic Cloud organization. Selecting only `id` calls no upstream; every other field
 /// calls the endpoint its description names, only when selected. Ranges default to month to date.
+/// A field whose upstream call fails is null, with an error naming it: the rest resolves.
 #[Object]
 impl Organization {
     /// The organization id (a numeric string).
@@ -42,9 +43,9 @@ impl Organization {
         ctx: &Context<'_>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<CostsOverview> {
+    ) -> Result<Option<CostsOverview>> {
         let q = V1Overview { org: self.id.clone(), range: range(ctx, from, to)? };
-        Ok(CostsOverview::from(&*load(ctx, q).await?))
+        Ok(Some(CostsOverview::from(&*load(ctx, q).await?)))
     }
 
     /// Every deployment with its costs over the range, in ECU.
@@ -56,11 +57,13 @@ impl Organization {
         ctx: &Context<'_>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Deployment>> {
+    ) -> Result<Option<Vec<Deployment>>> {
         let range = range(ctx, from, to)?;
         let q = V1Deployments { org: self.id.clone(), range };
         let costs = load(ctx, q).await?;
-        Ok((0..costs.deployments.len()).map(|i| Deployment::new(self.id.clone(), range, costs.clone(), i)).collect())
+        Ok(Some(
+            (0..costs.deployments.len()).map(|i| Deployment::new(self.id.clone(), range, costs.clone(), i)).collect(),
+        ))
     }
 
     /// One deployment, or null if the organization has no such deployment in the range.
@@ -92,9 +95,9 @@ impl Organization {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         #[graphql(default)] bucketing: Bucketing,
-    ) -> Result<Chart> {
+    ) -> Result<Option<Chart>> {
         let q = V1Charts { org: self.id.clone(), range: range(ctx, from, to)?, bucketing: bucketing.into() };
-        Ok(Chart::new(bucketing, load(ctx, q).await?))
+        Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
 
     /// Itemized costs of the organization: resources, data transfer and storage, in ECU.
@@ -105,9 +108,9 @@ impl Organization {
         ctx: &Context<'_>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<ItemizedCosts> {
+    ) -> Result<Option<ItemizedCosts>> {
         let q = V1Items { org: self.id.clone(), range: range(ctx, from, to)? };
-        Ok(ItemizedCosts::from(&*load(ctx, q).await?))
+        Ok(Some(ItemizedCosts::from(&*load(ctx, q).await?)))
     }
 
     /// Deployments and serverless projects with their line items, in ECU.
@@ -118,13 +121,15 @@ impl Organization {
         ctx: &Context<'_>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Instance>> {
+    ) -> Result<Option<Vec<Instance>>> {
         let range = range(ctx, from, to)?;
         let q = V2Instances { org: self.id.clone(), range };
         let costs = load(ctx, q).await?;
-        Ok((0..costs.costs.instances().len())
-            .map(|i| Instance::new(self.id.clone(), range, costs.clone(), i))
-            .collect())
+        Ok(Some(
+            (0..costs.costs.instances().len())
+                .map(|i| Instance::new(self.id.clone(), range, costs.clone(), i))
+                .collect(),
+        ))
     }
 
     /// The organization's costs grouped by product, in ECU.
@@ -136,13 +141,13 @@ impl Organization {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         serverless_group_by: Option<ServerlessGroupBy>,
-    ) -> Result<Vec<Product>> {
+    ) -> Result<Option<Vec<Product>>> {
         let q = V2Items {
             org: self.id.clone(),
             range: range(ctx, from, to)?,
             group_by: serverless_group_by.map(Into::into),
         };
-        Ok(products(&*load(ctx, q).await?))
+        Ok(Some(products(&*load(ctx, q).await?)))
     }
 
     /// Usage of the organization's instances per day or month, in ECU.
@@ -155,13 +160,13 @@ impl Organization {
         to: Option<DateTime<Utc>>,
         #[graphql(default)] bucketing: Bucketing,
         instance_type: Option<InstanceTypeFilter>,
-    ) -> Result<Chart> {
+    ) -> Result<Option<Chart>> {
         let q = V2Charts {
             org: self.id.clone(),
             range: range(ctx, from, to)?,
             bucketing: bucketing.into(),
             instance_type: instance_type.map(Into::into),
         };
-        Ok(Chart::new(bucketing, load(ctx, q).await?))
+        Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
 }

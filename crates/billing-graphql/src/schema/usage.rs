@@ -185,13 +185,13 @@ impl UsageAggregateConnection {
 
     /// The number of rows matching the filter on all pages. Costs one extra small upstream call
     /// only when the rows were served together with another field's and the total is not known.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<Option<u64>> {
         if let Some(total) = self.result.total {
-            return Ok(total);
+            return Ok(Some(total));
         }
         let q = UsagePageQuery { filter: self.key.filter.clone(), order: self.key.order, page: 1, per_page: 1 };
         let page = load(ctx, q).await?;
-        Ok(page.total.unwrap_or(0))
+        Ok(Some(page.total.unwrap_or(0)))
     }
 }
 
