@@ -49,17 +49,23 @@ impl Flights {
                 flight.clone()
             } else {
                 self.started.fetch_add(1, Ordering::Relaxed);
-                let map_ref = Arc::clone(&self.inner);
+                let leave = Leave { map: Arc::clone(&self.inner), key };
                 let run = execute();
-                let flight = async move {
+                let task = async move {
+                    // Leaves the map when done, panicked or not: later arrivals start afresh.
+                    let _leave = leave;
                     metrics::counter!("billing_graphql_executions_total").increment(1);
-                    let response = Arc::new(run.await);
-                    // Leave the map before answering: later arrivals start a fresh execution.
-                    map_ref.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
-                    response
-                }
-                .boxed()
-                .shared();
+                    Arc::new(run.await)
+                };
+                // The execution runs as its own task, so it finishes (and frees its upstream
+                // slots and its map entry) even when every caller waiting on it has gone.
+                let flight: Flight = match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        let join = runtime.spawn(task);
+                        async move { join.await.unwrap_or_else(|_| Arc::new(failed())) }.boxed().shared()
+                    }
+                    Err(_) => task.boxed().shared(),
+                };
                 map.insert(key, flight.clone());
                 flight
             }
@@ -68,6 +74,27 @@ impl Flights {
         let response = flight.await;
         Arc::try_unwrap(response).unwrap_or_else(|shared| copy(&shared))
     }
+}
+
+/// Removes a flight from the map when dropped.
+struct Leave {
+    map: Arc<Mutex<HashMap<[u8; 32], Flight>>>,
+    key: [u8; 32],
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+    }
+}
+
+/// The answer when an execution panicked: an error, never a crashed server.
+fn failed() -> Response {
+    let mut error = async_graphql::ServerError::new("internal error", None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "INTERNAL");
+    error.extensions = Some(ext);
+    Response::from_errors(vec![error])
 }
 
 fn copy(r: &Response) -> Response {

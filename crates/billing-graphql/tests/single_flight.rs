@@ -40,3 +40,24 @@ async fn without_the_cache_every_request_executes() {
     assert_eq!(graph.shared_executions(), 0);
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 3);
 }
+
+#[tokio::test]
+async fn an_abandoned_execution_still_finishes_and_leaves() {
+    // Regression: a flight whose every caller went away was never polled again, so it kept its
+    // upstream slot and its map entry, and a later identical request joined a stale run.
+    let sim = sim().await;
+    sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(200)));
+    let mut config = SchemaConfig::default();
+    config.cache.ttl = Duration::from_millis(1);
+    config.cache.closed_ttl = Duration::from_millis(1);
+    let graph = graph(&sim, config);
+    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
+    let abandoned = tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)).await;
+    assert!(abandoned.is_err(), "the caller gave up");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let logged = sim.requests();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].status, Some(200), "the upstream call ran to its end without a caller");
+    data(&graph, demo(&sim), &q).await;
+    assert_eq!(graph.shared_executions(), 2, "a later request starts afresh");
+}
