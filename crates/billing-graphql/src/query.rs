@@ -89,7 +89,11 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         billing_http::Upstream::Talkdesk => state.talkdesk()?.1,
         upstream => state.elastic(upstream)?.1,
     };
-    let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args: q.args() };
+    // The month is part of every key: "month to date" names another range each month, and an
+    // answer cached on the 31st must not serve the 1st.
+    let mut args = q.args();
+    let _ = write!(args, "|{}", billing_model::Month::of(state.now));
+    let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args };
     let closed = q.is_closed(state.now);
     let (result, _) = state
         .services

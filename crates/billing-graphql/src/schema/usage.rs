@@ -207,7 +207,9 @@ pub(crate) async fn usage_aggregates(
         return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
     }
     let offset = match after {
-        Some(c) => parse_cursor(&c)? + 1,
+        Some(c) => parse_cursor(&c)?
+            .checked_add(1)
+            .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: out of range")))?,
         None => 0,
     };
     // `first` was checked non-negative above.
@@ -326,7 +328,7 @@ async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, 
 async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
     let per = PAGE as usize;
     let first_page = key.offset / per;
-    let end = key.offset + key.first; // exclusive
+    let end = key.offset.saturating_add(key.first); // exclusive
     let head = page(state, &key.filter, key.order, page_number(first_page)?).await?;
     let total = head.total;
     // The last row to read: with the total known, the window's last row (the total tells whether
@@ -360,18 +362,25 @@ async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
 }
 
 fn page_number(index: usize) -> Result<u32> {
-    u32::try_from(index + 1).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
+    u32::try_from(index.saturating_add(1)).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
 }
 
 /// Several slices from offset 0 served by one filter joined with `or`: pages are read in order
 /// until every slice has its rows (and one more), then rows are split by each slice's filter.
+///
+/// The union reads at most the pages the slices' rows could fill together; a slice it leaves
+/// short (its filter is rare in the union) is then read on its own, so one small filter beside
+/// a large one never walks the large one's every page.
 async fn fetch_union(
     state: &RequestState,
     order: UsageOrder,
     union: Option<Filter>,
     keys: Vec<Slice>,
 ) -> Vec<(Slice, SliceAnswer)> {
+    let per = PAGE as usize;
+    let cap = keys.iter().map(|k| k.first.saturating_add(1)).fold(0_usize, usize::saturating_add).div_ceil(per).max(1);
     let mut rows: Vec<Vec<WireAggregate>> = vec![Vec::new(); keys.len()];
+    let mut matched = vec![0_u64; keys.len()];
     let mut number = 1;
     let exhausted = loop {
         let p = match page(state, &union, order, number).await {
@@ -381,30 +390,37 @@ async fn fetch_union(
         for row in p.usage() {
             let account = row.account_id.as_ref().map_or("", |a| a.as_str());
             let month = row.month.map(|m| m.to_string()).unwrap_or_default();
-            for (k, bucket) in keys.iter().zip(rows.iter_mut()) {
+            for ((k, bucket), count) in keys.iter().zip(rows.iter_mut()).zip(matched.iter_mut()) {
                 if k.filter.as_ref().is_some_and(|f| f.matches(account, &month)) {
-                    bucket.push(row.clone());
+                    *count += 1;
+                    // One row past the window says whether more follow; keep no more.
+                    if bucket.len() <= k.first {
+                        bucket.push(row.clone());
+                    }
                 }
             }
         }
-        let satisfied = keys.iter().zip(&rows).all(|(k, r)| r.len() > k.first);
         if p.next().is_none() {
             break true;
         }
-        if satisfied {
+        let satisfied = keys.iter().zip(&rows).all(|(k, r)| r.len() > k.first);
+        if satisfied || usize::try_from(number).unwrap_or(usize::MAX) >= cap {
             break false;
         }
         number += 1;
     };
-    keys.into_iter()
-        .zip(rows)
-        .map(|(k, mut r)| {
-            let total = exhausted.then_some(r.len() as u64);
-            let has_next = r.len() > k.first;
-            r.truncate(k.first);
-            (k, Ok(Arc::new(SliceResult { rows: r, has_next, total })))
-        })
-        .collect()
+    let answers = keys.into_iter().zip(rows).zip(matched).map(|((k, mut r), count)| async move {
+        if !exhausted && r.len() <= k.first {
+            // The union stopped before this slice filled: read it on its own.
+            let answer = fetch_slice(state, &k).await.map(Arc::new);
+            return (k, answer);
+        }
+        let has_next = r.len() > k.first;
+        r.truncate(k.first);
+        let total = exhausted.then_some(count);
+        (k, Ok(Arc::new(SliceResult { rows: r, has_next, total })))
+    });
+    futures::future::join_all(answers).await
 }
 
 /// Adds the slice loader to a request.
