@@ -84,7 +84,7 @@ impl GatewayError {
     /// The client-facing message.
     pub fn message(&self) -> String {
         match self {
-            GatewayError::Upstream(e) => e.to_string(),
+            GatewayError::Upstream(e) => client_message(e),
             GatewayError::MissingCredential(u) => format!("no credential for {u}: {}", credential_hint(*u)),
             GatewayError::InvalidCredential(u) => format!("the credential for {u} is invalid: {}", credential_hint(*u)),
             GatewayError::BadInput(m) => m.clone(),
@@ -93,6 +93,26 @@ impl GatewayError {
             }
         }
     }
+}
+
+/// What a client is told of an upstream failure: the endpoint, the stage, the status and codes.
+/// Never the upstream's own text (its message, a text body, or a decode error quoting the
+/// payload): that goes to the logs.
+fn client_message(e: &billing_http::Error) -> String {
+    let endpoint = e.endpoint();
+    let what = match e.kind() {
+        ErrorKind::Timeout => "timed out".to_owned(),
+        ErrorKind::Connect => "could not be reached".to_owned(),
+        ErrorKind::Decode => "answered something that is not its documented shape".to_owned(),
+        // These messages are the client library's own, about the request, not the upstream's.
+        ErrorKind::Build | ErrorKind::PageLimit => e.message().unwrap_or("could not be called").to_owned(),
+        _ => match (e.http_status(), e.codes()) {
+            (Some(status), []) => format!("answered {status}"),
+            (Some(status), codes) => format!("answered {status} ({})", codes.join(", ")),
+            (None, _) => "failed".to_owned(),
+        },
+    };
+    format!("{} GET {}: {what}", endpoint.upstream, endpoint.template)
 }
 
 fn credential_hint(upstream: Upstream) -> &'static str {

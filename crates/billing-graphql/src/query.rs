@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cache::CacheKey;
 use crate::context::RequestState;
-use crate::error::Result;
+use crate::error::{GatewayError, Result};
 
 /// A range argument: explicit, or the upstream's default (month to date).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,7 +100,13 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         .cache
         .get_or_fetch(key, closed, async {
             state.spend()?;
-            q.call(state).await
+            q.call(state).await.inspect_err(|e| {
+                if let GatewayError::Upstream(e) = e {
+                    // The whole story for operators; clients get the short form without
+                    // upstream text. Neither carries a credential or a URL.
+                    tracing::warn!(error = %e, "upstream call failed");
+                }
+            })
         })
         .await;
     result

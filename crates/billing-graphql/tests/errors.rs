@@ -92,6 +92,11 @@ async fn upstream_codes_pass_through_and_gateway_codes_fill_in() {
     assert_eq!(by_path("unknown")["extensions"]["status"], 404);
     assert_eq!(by_path("forbidden")["extensions"]["code"], "organization.invalid_access");
     assert_eq!(by_path("forbidden")["extensions"]["status"], 403);
+    // The upstream's own words ("Organization not found.") stay in the logs.
+    assert_eq!(
+        by_path("unknown")["message"],
+        "elastic_v1 GET /billing/costs/{organization_id}: answered 404 (organization.not_found)"
+    );
     let v2 = by_path("v2forbidden");
     assert_eq!(v2["extensions"]["code"], "FORBIDDEN", "v2's text/plain 403 has no code");
     assert_eq!(v2["extensions"]["upstream"], "elastic_v2");
@@ -157,6 +162,10 @@ async fn bad_input_is_refused_before_any_upstream_call() {
         run(&graph, demo(&sim), r#"{ usageAggregates(filter: {months: ["2024-13"]}) { nodes { id } } }"#).await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
     let (_, errors) = run(&graph, demo(&sim), r#"{ usageAggregates(after: "garbage") { nodes { id } } }"#).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    // Regression: the largest offset overflowed when one was added to it.
+    let (_, errors) =
+        run(&graph, demo(&sim), r#"{ usageAggregates(after: "usage:18446744073709551615") { nodes { id } } }"#).await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
     assert_eq!(sim.stats().total(), 0);
 }
