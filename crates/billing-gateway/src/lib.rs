@@ -165,7 +165,9 @@ fn transport_config(config: &Config) -> TransportConfig {
         request_timeout: Duration::from_millis(config.upstream_timeout_ms),
         retry: RetryPolicy {
             max_attempts: config.upstream_attempts.max(1),
-            deadline: config.request_timeout(),
+            // Half the request's time for one call, retries included: a query needs up to two
+            // dependent rounds (deployments, then their charts) and still answers in time.
+            deadline: config.request_timeout() / 2,
             ..RetryPolicy::default()
         },
         ..TransportConfig::default()
