@@ -73,8 +73,13 @@ pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
     type Output: Serialize + Send + Sync + 'static;
     const ENDPOINT: Endpoint;
 
+    /// The range the answer covers; `None` for answers not about a range.
+    fn range(&self) -> Option<Range>;
+
     /// Whether the answer concerns only the past, and so may be kept longer.
-    fn is_closed(&self, now: DateTime<Utc>) -> bool;
+    fn is_closed(&self, now: DateTime<Utc>) -> bool {
+        self.range().is_some_and(|r| r.is_closed(now))
+    }
 
     /// The arguments, as a cache key component.
     fn args(&self) -> String;
@@ -184,19 +189,16 @@ pub(crate) struct V1Overview {
 impl Query for V1Overview {
     type Output = v1::CostsOverview;
     const ENDPOINT: Endpoint = endpoints::V1_OVERVIEW;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state.upstreams().elastic_v1.overview(creds, &self.org);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        let req = state.upstreams().elastic_v1.overview(creds, &self.org);
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -211,19 +213,16 @@ pub(crate) struct V1Charts {
 impl Query for V1Charts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V1_CHARTS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range, self.bucketing)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state.upstreams().elastic_v1.charts(creds, &self.org).bucketing(self.bucketing);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        let req = state.upstreams().elastic_v1.charts(creds, &self.org).bucketing(self.bucketing);
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -237,19 +236,16 @@ pub(crate) struct V1Deployments {
 impl Query for V1Deployments {
     type Output = v1::DeploymentsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENTS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state.upstreams().elastic_v1.deployments(creds, &self.org);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        let req = state.upstreams().elastic_v1.deployments(creds, &self.org);
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -265,23 +261,20 @@ pub(crate) struct V1DeploymentCharts {
 impl Query for V1DeploymentCharts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_CHARTS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.deployment, self.range, self.bucketing)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state
+        let req = state
             .upstreams()
             .elastic_v1
             .deployment_charts(creds, &self.org, &self.deployment)
             .bucketing(self.bucketing);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -296,19 +289,16 @@ pub(crate) struct V1DeploymentItems {
 impl Query for V1DeploymentItems {
     type Output = v1::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_ITEMS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.deployment, self.range)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state.upstreams().elastic_v1.deployment_items(creds, &self.org, &self.deployment);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        let req = state.upstreams().elastic_v1.deployment_items(creds, &self.org, &self.deployment);
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -322,19 +312,16 @@ pub(crate) struct V1Items {
 impl Query for V1Items {
     type Output = v1::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_ITEMS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range)
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
-        let mut req = state.upstreams().elastic_v1.items(creds, &self.org);
-        if let Some(r) = self.range.explicit() {
-            req = req.range(r);
-        }
-        Ok(req.send().await?)
+        let req = state.upstreams().elastic_v1.items(creds, &self.org);
+        Ok(req.range_opt(self.range.explicit()).send().await?)
     }
 }
 
@@ -370,8 +357,8 @@ impl IndexedInstances {
 impl Query for V2Instances {
     type Output = IndexedInstances;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCES;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range)
@@ -395,8 +382,8 @@ pub(crate) struct V2InstanceItems {
 impl Query for V2InstanceItems {
     type Output = v2::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_ITEMS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.instance, self.range)
@@ -419,8 +406,8 @@ pub(crate) struct V2Items {
 impl Query for V2Items {
     type Output = v2::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V2_ITEMS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range, self.group_by)
@@ -448,8 +435,8 @@ pub(crate) struct V2Charts {
 impl Query for V2Charts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V2_CHARTS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.range, self.bucketing, self.instance_type)
@@ -477,8 +464,8 @@ pub(crate) struct V2InstanceCharts {
 impl Query for V2InstanceCharts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_CHARTS;
-    fn is_closed(&self, now: DateTime<Utc>) -> bool {
-        self.range.is_closed(now)
+    fn range(&self) -> Option<Range> {
+        Some(self.range)
     }
     fn args(&self) -> String {
         key!(self.org, self.instance, self.range, self.bucketing)
@@ -508,8 +495,8 @@ pub(crate) struct UsagePageQuery {
 impl Query for UsagePageQuery {
     type Output = UsagePage;
     const ENDPOINT: Endpoint = endpoints::TALKDESK_USAGE;
-    fn is_closed(&self, _now: DateTime<Utc>) -> bool {
-        false
+    fn range(&self) -> Option<Range> {
+        None
     }
     fn args(&self) -> String {
         key!(self.filter, self.order, self.page, self.per_page)

@@ -112,12 +112,28 @@ impl<T: DeserializeOwned> Request<'_, T, V1> {
     pub fn range(self, range: DateRange) -> Self {
         self.with_range(range)
     }
+
+    /// [`range`](Self::range) when given; the upstream's default otherwise.
+    pub fn range_opt(self, range: Option<DateRange>) -> Self {
+        match range {
+            Some(r) => self.with_range(r),
+            None => self,
+        }
+    }
 }
 
 impl<T: DeserializeOwned> Request<'_, T, V1Charts> {
     /// `from` and `to`; without it the upstream uses the current month to date.
     pub fn range(self, range: DateRange) -> Self {
         self.with_range(range)
+    }
+
+    /// [`range`](Self::range) when given; the upstream's default otherwise.
+    pub fn range_opt(self, range: Option<DateRange>) -> Self {
+        match range {
+            Some(r) => self.with_range(r),
+            None => self,
+        }
     }
 
     /// `bucketing_strategy`, always sent lowercase (the spec's default is spelled `Daily`).
