@@ -17,15 +17,15 @@ pub struct Config {
     #[arg(long, env = "BILLING_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Elastic Cloud billing v1 base URL, e.g. https://api.elastic-cloud.com/api/v1.
+    /// Elastic Cloud billing v1 base URL, e.g. `https://api.elastic-cloud.com/api/v1`.
     #[arg(long, env = "BILLING_ELASTIC_V1_URL")]
     pub elastic_v1_url: Option<String>,
 
-    /// Elastic Cloud billing v2 base URL, e.g. https://billing.elastic-cloud.com/api/v2.
+    /// Elastic Cloud billing v2 base URL, e.g. `https://billing.elastic-cloud.com/api/v2`.
     #[arg(long, env = "BILLING_ELASTIC_V2_URL")]
     pub elastic_v2_url: Option<String>,
 
-    /// Talkdesk base URL, e.g. https://api.talkdeskapp.com.
+    /// Talkdesk base URL, e.g. `https://api.talkdeskapp.com`.
     #[arg(long, env = "BILLING_TALKDESK_URL")]
     pub talkdesk_url: Option<String>,
 
