@@ -177,7 +177,9 @@ impl ResponseCache {
             })
             .await;
         let result = match result {
-            Ok(entry) => entry.value.downcast::<T>().map_err(|_| GatewayError::BadInput("cache type mismatch".into())),
+            Ok(entry) => {
+                entry.value.downcast::<T>().map_err(|_| GatewayError::Internal("a cache entry of another type"))
+            }
             Err(e) => Err((*e).clone()),
         };
         let label = if lookup == Lookup::Hit { "hit" } else { "miss" };

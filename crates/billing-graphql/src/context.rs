@@ -137,6 +137,16 @@ impl RequestState {
         }
     }
 
+    /// Fails when the request's budget is already spent: checked before joining a shared fetch,
+    /// so a request with calls left never starts one it cannot pay for, and one without calls
+    /// left never makes another request's shared fetch fail.
+    pub(crate) fn check_budget(&self) -> Result<()> {
+        if self.spent.load(Ordering::Relaxed) >= self.budget {
+            return Err(GatewayError::BudgetExceeded { budget: self.budget });
+        }
+        Ok(())
+    }
+
     /// Spends one upstream call from the request's budget.
     pub(crate) fn spend(&self) -> Result<()> {
         if self.spent.fetch_add(1, Ordering::Relaxed) >= self.budget {

@@ -32,6 +32,8 @@ pub mod codes {
     pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
     /// The request would need more upstream calls than its budget allows.
     pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
+    /// A fault of the gateway itself.
+    pub const INTERNAL: &str = "INTERNAL";
 }
 
 /// Why a field could not be resolved. Cheap to clone: loaders hand one error to many fields.
@@ -47,6 +49,8 @@ pub enum GatewayError {
     BadInput(String),
     /// The per-request upstream call budget is spent.
     BudgetExceeded { budget: u32 },
+    /// A fault of the gateway itself (a broken invariant), never the caller's or an upstream's.
+    Internal(&'static str),
 }
 
 impl From<billing_http::Error> for GatewayError {
@@ -69,6 +73,7 @@ impl GatewayError {
             GatewayError::MissingCredential(_) | GatewayError::InvalidCredential(_) => codes::UNAUTHENTICATED,
             GatewayError::BadInput(_) => codes::BAD_USER_INPUT,
             GatewayError::BudgetExceeded { .. } => codes::UPSTREAM_BUDGET_EXCEEDED,
+            GatewayError::Internal(_) => codes::INTERNAL,
         }
     }
 
@@ -77,7 +82,7 @@ impl GatewayError {
         match self {
             GatewayError::Upstream(e) => Some(e.upstream()),
             GatewayError::MissingCredential(u) | GatewayError::InvalidCredential(u) => Some(*u),
-            GatewayError::BadInput(_) | GatewayError::BudgetExceeded { .. } => None,
+            GatewayError::BadInput(_) | GatewayError::BudgetExceeded { .. } | GatewayError::Internal(_) => None,
         }
     }
 
@@ -88,6 +93,7 @@ impl GatewayError {
             GatewayError::MissingCredential(u) => format!("no credential for {u}: {}", credential_hint(*u)),
             GatewayError::InvalidCredential(u) => format!("the credential for {u} is invalid: {}", credential_hint(*u)),
             GatewayError::BadInput(m) => m.clone(),
+            GatewayError::Internal(what) => format!("internal error: {what}"),
             GatewayError::BudgetExceeded { budget } => {
                 format!("this request needs more than {budget} upstream calls; narrow the query or split it")
             }

@@ -69,7 +69,7 @@ pub(crate) fn attach(request: async_graphql::Request, state: &Arc<RequestState>)
 pub(crate) async fn load<Q: Query>(ctx: &Context<'_>, q: Q) -> Result<Arc<Q::Output>> {
     let loader = ctx.data_unchecked::<QueryLoader<Q>>();
     // Every key gets an answer from `Batch::load`, so `try_load` cannot miss; map it anyway.
-    loader.0.try_load(q).await.unwrap_or_else(|e| Err(GatewayError::BadInput(format!("loader: {e}"))))
+    loader.0.try_load(q).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))
 }
 
 /// The request's state.

@@ -100,6 +100,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     let _ = write!(args, "|{}", billing_model::Month::of(state.now));
     let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args };
     let closed = q.is_closed(state.now);
+    state.check_budget()?;
     let (result, _) = state
         .services
         .cache

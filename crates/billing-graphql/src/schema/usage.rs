@@ -225,7 +225,7 @@ pub(crate) async fn usage_aggregates(
         });
     }
     let loader = ctx.data_unchecked::<SliceLoader>();
-    let result = loader.0.try_load(key.clone()).await.unwrap_or_else(|e| Err(GatewayError::BadInput(e.to_string())))?;
+    let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))?;
     Ok(UsageAggregateConnection { key, result })
 }
 
