@@ -359,3 +359,19 @@ async fn server_credentials_never_reach_the_embedded_simulator() {
     assert!(!seen.is_empty());
     assert!(seen.iter().all(|a| !a.contains("real-production")), "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_loopback_gateway_answers_only_to_localhost_names() {
+    let server = embedded(|_| {}).await;
+    let query = json!({ "query": "{ __typename }" });
+    let foreign = server.post_json(&query, &[("host", "attacker.example")]).await;
+    assert_eq!(foreign.status, 421, "a DNS-rebinding page is refused: {}", foreign.text);
+    assert_eq!(foreign.json()["errors"][0]["extensions"]["code"], "MISDIRECTED_REQUEST");
+    for host in ["localhost", "127.0.0.1:8080", "[::1]:9", "LOCALHOST:1"] {
+        let reply = server.post_json(&query, &[("host", host)]).await;
+        assert_eq!(reply.status, 200, "{host}: {}", reply.text);
+    }
+    let configured = embedded(|config| config.allowed_hosts = vec!["billing.example.com".into()]).await;
+    assert_eq!(configured.post_json(&query, &[("host", "billing.example.com")]).await.status, 200);
+    assert_eq!(configured.post_json(&query, &[("host", "localhost")]).await.status, 421);
+}

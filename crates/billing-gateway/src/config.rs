@@ -107,6 +107,12 @@ pub struct Config {
     #[arg(long, env = "BILLING_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Host names clients may address the gateway by (comma-separated). Empty: on a loopback
+    /// address only localhost names, which stops DNS-rebinding pages from reading through a
+    /// local gateway with server-side credentials; elsewhere no check.
+    #[arg(long, env = "BILLING_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "BILLING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -152,6 +158,7 @@ impl std::fmt::Debug for Config {
             body_limit,
             apq_entries,
             cors_origins,
+            allowed_hosts,
             log_format,
             no_introspection,
             no_graphiql,
@@ -181,6 +188,7 @@ impl std::fmt::Debug for Config {
             .field("body_limit", body_limit)
             .field("apq_entries", apq_entries)
             .field("cors_origins", cors_origins)
+            .field("allowed_hosts", allowed_hosts)
             .field("log_format", log_format)
             .field("no_introspection", no_introspection)
             .field("no_graphiql", no_graphiql)
@@ -214,6 +222,17 @@ impl Config {
     /// Whether the embedded simulator serves the upstreams.
     pub fn use_sim(&self) -> bool {
         self.sim || (self.elastic_v1_url.is_none() && self.elastic_v2_url.is_none() && self.talkdesk_url.is_none())
+    }
+
+    /// The host names requests may carry, lowercase; `None` for no check.
+    pub(crate) fn host_allow_list(&self) -> Option<Vec<String>> {
+        if !self.allowed_hosts.is_empty() {
+            return Some(self.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect());
+        }
+        self.listen
+            .ip()
+            .is_loopback()
+            .then(|| ["localhost", "127.0.0.1", "[::1]"].iter().map(|h| (*h).to_owned()).collect())
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {

@@ -240,6 +240,20 @@ fn router(state: AppState, config: &Config) -> Router {
     if state.graphiql.is_some() {
         app = app.route("/", get(graphiql_page));
     }
+    if let Some(hosts) = config.host_allow_list() {
+        let hosts: Arc<[String]> = hosts.into();
+        app = app.layer(axum::middleware::from_fn(move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+            let hosts = Arc::clone(&hosts);
+            async move {
+                if host_allowed(&req, &hosts) {
+                    next.run(req).await
+                } else {
+                    let body = json!({ "errors": [{ "message": "this host name is not served here (see --allowed-hosts)", "extensions": { "code": "MISDIRECTED_REQUEST" } }] });
+                    (StatusCode::MISDIRECTED_REQUEST, axum::Json(body)).into_response()
+                }
+            }
+        }));
+    }
     let mut app = app
         .fallback(not_found)
         .with_state(state)
@@ -269,6 +283,20 @@ fn router(state: AppState, config: &Config) -> Router {
         );
     }
     app
+}
+
+/// Whether the request's `Host` (without its port) is one of `hosts`.
+fn host_allowed<B>(req: &Request<B>, hosts: &[String]) -> bool {
+    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let host = host.trim().to_ascii_lowercase();
+    // `[::1]:8080` keeps its brackets; `localhost:8080` loses its port.
+    let name = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host.as_str(),
+    };
+    hosts.iter().any(|h| h == name)
 }
 
 async fn graphiql_page(State(state): State<AppState>) -> Response {
