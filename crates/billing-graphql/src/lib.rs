@@ -35,8 +35,6 @@ pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
 pub use config::{CacheConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
 pub use error::{GatewayError, codes};
-pub use limits::AliasLimit;
-pub use ordering::OrderedResponse;
 pub use schema::{BillingSchema, Query};
 
 use context::{RequestState, Services};
@@ -47,6 +45,7 @@ pub struct BillingGraph {
     schema: BillingSchema,
     services: Arc<Services>,
     flights: Arc<flight::Flights>,
+    field_types: Arc<ordering::FieldTypes>,
 }
 
 impl std::fmt::Debug for BillingGraph {
@@ -64,7 +63,9 @@ impl BillingGraph {
             fingerprinter: Fingerprinter::default(),
             config: config.clone(),
         });
-        BillingGraph { schema: build_schema(&config), services, flights: Arc::default() }
+        let schema = build_schema(&config);
+        let field_types = Arc::new(ordering::FieldTypes::from_sdl(&schema.sdl()));
+        BillingGraph { schema, services, flights: Arc::default(), field_types }
     }
 
     /// The async-graphql schema (for SDL export, or to execute prepared requests).
@@ -79,6 +80,10 @@ impl BillingGraph {
 
     /// Attaches a request's state: the caller's credentials, a clock reading, an upstream call
     /// budget, and fresh DataLoaders. Every request must go through this (or [`execute`](Self::execute)).
+    ///
+    /// Prefer [`execute`](Self::execute): it also applies the alias limit and shapes the
+    /// response as the GraphQL spec says (query order, failed fields null), which a prepared
+    /// request executed on [`schema`](Self::schema) does without.
     pub fn prepare(
         &self,
         request: impl Into<async_graphql::Request>,
@@ -107,15 +112,33 @@ impl BillingGraph {
     ) -> async_graphql::Response {
         let request = request.into();
         if !self.services.config.cache.enabled {
-            return self.schema.execute(self.prepare(request, credentials)).await;
+            return self.run(request, credentials).await;
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
-        let schema = self.schema.clone();
+        let graph = self.clone();
         let start = move || {
-            let prepared = self.prepare(request, credentials);
-            Box::pin(async move { schema.execute(prepared).await }) as futures::future::BoxFuture<'static, _>
+            Box::pin(async move { graph.run(request, credentials).await }) as futures::future::BoxFuture<'static, _>
         };
         self.flights.run(key, start).await
+    }
+
+    /// Parses once, checks the alias limit, executes, and shapes the response.
+    ///
+    /// The alias limit and the response pass run here rather than as async-graphql extensions:
+    /// any extension makes async-graphql wrap the resolution of every field.
+    async fn run(&self, mut request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc.clone(),
+            // async-graphql reports the parse error itself, in its usual form.
+            Err(_) => return self.schema.execute(self.prepare(request, credentials)).await,
+        };
+        if let Some(error) = limits::check_aliases(&doc, self.services.config.limits.aliases) {
+            return async_graphql::Response::from_errors(vec![error]);
+        }
+        let operation_name = request.operation_name.clone();
+        let mut response = self.schema.execute(self.prepare(request, credentials)).await;
+        ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
+        response
     }
 }
 
@@ -126,8 +149,6 @@ pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .extension(AliasLimit { max: limits.aliases })
-        .extension(OrderedResponse)
         .disable_suggestions();
     if !limits.introspection {
         builder = builder.disable_introspection();

@@ -4,79 +4,74 @@
 //! (`FuturesUnordered`), so a slow `organization` can come after a fast `usageAggregates` even
 //! when the query asks for it first. It also leaves a field that failed out of its object,
 //! where the spec wants `null` there, or, for a non-null field, `null` in place of the nearest
-//! nullable parent ("Handling Field Errors"). This extension keeps the parsed document and,
-//! after execution, walks the response with its selection sets and the schema's field types:
+//! nullable parent ("Handling Field Errors"). `BillingGraph::execute` keeps the parsed document
+//! and, after execution, walks the response with its selection sets and the schema's field types:
 //! reordering every object, and completing failed fields as the spec says. Linear in the size
 //! of the response; the type look-ups happen only when the response has errors.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::registry::Registry;
-use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::{Name, PathSegment, Response, Value};
 
-/// Shapes responses as the spec says: fields in query order, failed fields completed with nulls.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrderedResponse;
+/// Field types by object type and field, read once from the schema's SDL (async-graphql keeps
+/// its registry private outside extensions, and extensions cost a wrapper per field).
+#[derive(Debug, Default)]
+pub(crate) struct FieldTypes(HashMap<String, HashMap<String, String>>);
 
-impl ExtensionFactory for OrderedResponse {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Ordering { doc: Mutex::new(None) })
-    }
-}
-
-struct Ordering {
-    doc: Mutex<Option<Arc<ExecutableDocument>>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for Ordering {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if let Ok(mut slot) = self.doc.lock() {
-            *slot = Some(Arc::new(doc.clone()));
-        }
-        Ok(doc)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let doc = self.doc.lock().ok().and_then(|d| d.clone());
-        let Some(doc) = doc else { return response };
-        let op = match (&doc.operations, operation_name) {
-            (DocumentOperations::Single(op), _) => Some(op),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-            (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+impl FieldTypes {
+    /// The object types' fields of an SDL document; empty if it does not parse.
+    pub(crate) fn from_sdl(sdl: &str) -> Self {
+        let Ok(doc) = async_graphql::parser::parse_schema(sdl) else {
+            return FieldTypes::default();
         };
-        let Some(op) = op else { return response };
-        // Field types matter only to complete failed fields.
-        let registry = (!response.errors.is_empty()).then_some(&ctx.schema_env.registry);
-        let failed: Vec<&[PathSegment]> = response.errors.iter().map(|e| e.path.as_slice()).collect();
-        let walk = Walk { doc: &doc, registry, failed: &failed };
-        let root = walk.slots(&[&op.node.selection_set.node]);
-        let mut data = std::mem::take(&mut response.data);
-        if let Value::Object(map) = &mut data
-            && !walk.object(map, Some("Query"), &root, &mut Vec::new())
-        {
-            // A non-null root field failed: the spec nulls `data` itself.
-            data = Value::Null;
-        }
-        response.data = data;
-        response
+        let objects = doc.definitions.into_iter().filter_map(|d| match d {
+            TypeSystemDefinition::Type(t) => match t.node.kind {
+                TypeKind::Object(o) => Some((
+                    t.node.name.node.to_string(),
+                    o.fields.into_iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node.to_string())).collect(),
+                )),
+                _ => None,
+            },
+            _ => None,
+        });
+        FieldTypes(objects.collect())
     }
+
+    fn field(&self, type_name: &str, field: &str) -> Option<&str> {
+        self.0.get(type_name)?.get(field).map(String::as_str)
+    }
+}
+
+/// Shapes an executed response as the spec says: fields in query order, failed fields null.
+pub(crate) fn shape(
+    response: &mut Response,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    types: &FieldTypes,
+) {
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    };
+    let Some(op) = op else { return };
+    // Field types matter only to complete failed fields.
+    let types = (!response.errors.is_empty()).then_some(types);
+    let failed: Vec<&[PathSegment]> = response.errors.iter().map(|e| e.path.as_slice()).collect();
+    let walk = Walk { doc, types, failed: &failed };
+    let root = walk.slots(&[&op.node.selection_set.node]);
+    let mut data = std::mem::take(&mut response.data);
+    if let Value::Object(map) = &mut data
+        && !walk.object(map, Some("Query"), &root, &mut Vec::new())
+    {
+        // A non-null root field failed: the spec nulls `data` itself.
+        data = Value::Null;
+    }
+    response.data = data;
 }
 
 /// One response key of a selection: the key, the field it reads, and the sub-selections
@@ -89,7 +84,7 @@ struct Slot<'d> {
 
 struct Walk<'d> {
     doc: &'d ExecutableDocument,
-    registry: Option<&'d Registry>,
+    types: Option<&'d FieldTypes>,
     /// The paths of the response's errors.
     failed: &'d [&'d [PathSegment]],
 }
@@ -200,12 +195,11 @@ impl<'d> Walk<'d> {
         slots: &[Slot<'d>],
         path: &mut Vec<PathSegment>,
     ) -> bool {
-        let meta = self.registry.zip(type_name).and_then(|(r, n)| r.types.get(n));
         for slot in slots {
-            let ty = meta.and_then(|m| m.field_by_name(slot.field.as_str())).map(|f| f.ty.as_str());
+            let ty = self.types.zip(type_name).and_then(|(t, n)| t.field(n, slot.field.as_str()));
             match map.get_mut(slot.key) {
                 Some(v) => {
-                    if !matches!(v, Value::List(_) | Value::Object(_)) && self.registry.is_none() {
+                    if !matches!(v, Value::List(_) | Value::Object(_)) && self.types.is_none() {
                         continue;
                     }
                     let sub = self.slots(&slot.sets);
@@ -246,7 +240,7 @@ impl<'d> Walk<'d> {
 mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
 
-    use super::OrderedResponse;
+    use super::{FieldTypes, shape};
 
     struct Query;
 
@@ -276,8 +270,12 @@ mod tests {
     }
 
     async fn run(query: &str) -> String {
-        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(OrderedResponse).finish();
-        serde_json::to_string(&schema.execute(query).await.data).unwrap()
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+        let types = FieldTypes::from_sdl(&schema.sdl());
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        let mut response = schema.execute(query).await;
+        shape(&mut response, &doc, None, &types);
+        serde_json::to_string(&response.data).unwrap()
     }
 
     #[tokio::test]
@@ -293,5 +291,13 @@ mod tests {
     #[tokio::test]
     async fn a_failed_non_null_field_nulls_its_nearest_nullable_parent() {
         assert_eq!(run("{ fine parent { ok required } }").await, r#"{"fine":1,"parent":null}"#);
+    }
+
+    #[test]
+    fn field_types_come_from_the_sdl() {
+        let types = FieldTypes::from_sdl("type Query { a: [B!]! c: Int }\ntype B { d: String }");
+        assert_eq!(types.field("Query", "a"), Some("[B!]!"));
+        assert_eq!(types.field("B", "d"), Some("String"));
+        assert_eq!(types.field("B", "x"), None);
     }
 }
