@@ -103,11 +103,22 @@ pub mod options {
     /// v2 charts: bucketing and `instance_type`.
     #[derive(Debug)]
     pub enum V2Charts {}
+
+    /// Endpoints whose range is optional (v1's); v2 takes it as an argument instead.
+    pub trait OptionalRange: sealed::Sealed {}
+    impl OptionalRange for V1 {}
+    impl OptionalRange for V1Charts {}
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for super::V1 {}
+        impl Sealed for super::V1Charts {}
+    }
 }
 
 use options::*;
 
-impl<T: DeserializeOwned> Request<'_, T, V1> {
+impl<T: DeserializeOwned, O: OptionalRange> Request<'_, T, O> {
     /// `from` and `to`; without it the upstream uses the current month to date.
     pub fn range(self, range: DateRange) -> Self {
         self.with_range(range)
@@ -123,19 +134,6 @@ impl<T: DeserializeOwned> Request<'_, T, V1> {
 }
 
 impl<T: DeserializeOwned> Request<'_, T, V1Charts> {
-    /// `from` and `to`; without it the upstream uses the current month to date.
-    pub fn range(self, range: DateRange) -> Self {
-        self.with_range(range)
-    }
-
-    /// [`range`](Self::range) when given; the upstream's default otherwise.
-    pub fn range_opt(self, range: Option<DateRange>) -> Self {
-        match range {
-            Some(r) => self.with_range(r),
-            None => self,
-        }
-    }
-
     /// `bucketing_strategy`, always sent lowercase (the spec's default is spelled `Daily`).
     pub fn bucketing(self, bucketing: Bucketing) -> Self {
         self.set("bucketing_strategy", bucketing.as_str().to_owned())
