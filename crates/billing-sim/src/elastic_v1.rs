@@ -121,10 +121,7 @@ pub(crate) async fn overview(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE));
     let mut dims = [0.0; 6];
     for dep in &ctx.org.deployments {
         let u = deployment_usage(ctx.seed(), dep, ctx.days);
@@ -171,10 +168,7 @@ pub(crate) async fn deployments(
     RawQuery(raw): RawQuery,
 ) -> Response {
     // `Accept: text/csv` is documented without a schema; like a lenient server, answer JSON anyway.
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), "Invalid date range specified.") {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), "Invalid date range specified."));
     let now = sim.now();
     let deployments: Vec<DeploymentCosts> = ctx
         .org
@@ -202,10 +196,7 @@ pub(crate) async fn items(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE));
     items_json(itemize(&ctx, ctx.org.deployments.iter()))
 }
 
@@ -216,10 +207,7 @@ pub(crate) async fn deployment_items(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE));
     match ctx.org.deployment(&deployment_id) {
         Some(dep) => items_json(itemize(&ctx, std::iter::once(dep))),
         None => cluster_not_found(),
@@ -339,14 +327,8 @@ pub(crate) async fn charts(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
-    let strategy = match bucketing(&ctx) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE));
+    let strategy = answer_or_return!(bucketing(&ctx));
     let buckets = buckets(ctx.days, strategy == Bucketing::Monthly);
     let mut data: Vec<ChartItem> =
         buckets.iter().map(|b| ChartItem { timestamp: b.start, values: Vec::new() }).collect();
@@ -373,14 +355,8 @@ pub(crate) async fn deployment_charts(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
-    let strategy = match bucketing(&ctx) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref(), RANGE_MESSAGE));
+    let strategy = answer_or_return!(bucketing(&ctx));
     let Some(dep) = ctx.org.deployment(&deployment_id) else {
         return cluster_not_found();
     };

@@ -197,10 +197,7 @@ pub(crate) async fn instances(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref()));
     // Project names come from the control plane, which is only asked when `include_names` is true.
     let include_names = match ctx.query.get("include_names").map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0") => false,
@@ -237,10 +234,7 @@ pub(crate) async fn instance_items(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref()));
     let (kind, lines) = if let Some(d) = ctx.org.deployment(&instance_id) {
         (InstanceType::Deployment, deployment_lines(ctx.seed, d, ctx.days))
     } else if let Some(p) = ctx.org.project(&instance_id) {
@@ -279,10 +273,7 @@ pub(crate) async fn items(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref()));
     let by_family = match ctx.query.get("serverless_group_by").map(ServerlessGroupBy::from) {
         None | Some(ServerlessGroupBy::Product) => false,
         Some(ServerlessGroupBy::ProductFamily) => true,
@@ -352,10 +343,7 @@ pub(crate) async fn charts(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref()));
     let (monthly, filter) = match (bucketing(&ctx), instance_type(&ctx)) {
         (Ok(m), Ok(f)) => (m, f),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -401,14 +389,8 @@ pub(crate) async fn instance_charts(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let ctx = match context(&sim, &headers, &org_id, raw.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(r) => return r,
-    };
-    let monthly = match bucketing(&ctx).and_then(|m| instance_type(&ctx).map(|_| m)) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let ctx = answer_or_return!(context(&sim, &headers, &org_id, raw.as_deref()));
+    let monthly = answer_or_return!(bucketing(&ctx).and_then(|m| instance_type(&ctx).map(|_| m)));
     let value = |kind: &str, name: &str, value: f64| ChartItemValue {
         id: kind.to_owned(),
         name: name.to_owned(),

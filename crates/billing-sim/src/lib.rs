@@ -19,6 +19,16 @@
 //! - Observability: [`Stats`] per endpoint template ([`endpoints`]), a request log, and
 //!   `GET`/`DELETE /__sim/stats` over HTTP.
 
+/// `?` for handlers that answer `Response`: the value of `Ok`, or the `Err` response returned at once.
+macro_rules! answer_or_return {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(response) => return response,
+        }
+    };
+}
+
 mod auth;
 mod catalog;
 pub mod config;
