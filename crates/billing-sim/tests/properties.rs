@@ -32,16 +32,6 @@ fn ranges() -> impl Strategy<Value = (DateTime<Utc>, DateTime<Utc>)> {
     })
 }
 
-fn chart_total(chart: &Value) -> f64 {
-    chart["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["values"].as_array().unwrap())
-        .map(|v| v["value"].as_f64().unwrap())
-        .sum()
-}
-
 struct Fixture {
     rt: Runtime,
     sim: SimHandle,

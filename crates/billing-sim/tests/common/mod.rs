@@ -83,3 +83,14 @@ pub fn round4(v: f64) -> f64 {
 pub fn f(v: &Value, pointer: &str) -> f64 {
     v.pointer(pointer).and_then(Value::as_f64).unwrap_or_else(|| panic!("no number at {pointer} in {v}"))
 }
+
+/// The sum of every value of every point of a chart answer.
+pub fn chart_total(chart: &Value) -> f64 {
+    chart["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["values"].as_array().unwrap())
+        .map(|v| v["value"].as_f64().unwrap())
+        .sum()
+}
