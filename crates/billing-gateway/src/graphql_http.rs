@@ -157,7 +157,8 @@ impl Params {
 
     /// From a GET query string: `variables` and `extensions` are JSON-encoded strings.
     fn from_query_string(raw: &str) -> Result<Self, Refusal> {
-        let pairs = url_decode_pairs(raw);
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|_| Refusal::malformed("BAD_REQUEST", "the query string is not form-urlencoded"))?;
         let mut params = Params::default();
         for (key, value) in pairs {
             match key.as_str() {
@@ -180,15 +181,6 @@ impl Params {
         }
         Ok(params)
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` pairs (axum's `Query` would need a fixed shape).
-fn url_decode_pairs(raw: &str) -> Vec<(String, String)> {
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{raw}").parse().unwrap_or_else(|_| axum::http::Uri::from_static("/")),
-    )
-    .map(|q| q.0)
-    .unwrap_or_default()
 }
 
 /// `POST /graphql`.
