@@ -107,6 +107,20 @@ impl std::fmt::Debug for ResponseCache {
     }
 }
 
+/// A writer that only counts what is written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Whether an answer came from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -167,8 +181,9 @@ impl ResponseCache {
                 lookup = Lookup::Miss;
                 let value = fetch.await?;
                 // The weight is the answer's JSON size: what it cost to fetch, and close to its
-                // size in memory.
-                let bytes = serde_json::to_vec(&value).map_or(0, |v| v.len());
+                // size in memory. Counted as it is written, without a copy of the answer.
+                let mut size = ByteCount(0);
+                let bytes = serde_json::to_writer(&mut size, &value).map_or(0, |()| size.0);
                 Ok::<_, GatewayError>(Entry {
                     value: Arc::new(value),
                     bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
