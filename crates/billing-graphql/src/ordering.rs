@@ -195,6 +195,19 @@ impl<'d> Walk<'d> {
         slots: &[Slot<'d>],
         path: &mut Vec<PathSegment>,
     ) -> bool {
+        // Objects whose fields all resolved at once are usually in order already. Without errors
+        // there is nothing to complete either: only the sub-objects are left to walk, by
+        // position, without a key look-up.
+        if self.types.is_none() && map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key) {
+            return map.values_mut().zip(slots).all(|(v, slot)| {
+                if !matches!(v, Value::List(_) | Value::Object(_)) {
+                    return true;
+                }
+                let sub = self.slots(&slot.sets);
+                let segment = || PathSegment::Field(slot.key.to_string());
+                self.at_with(path, segment, |p| self.value(v, None, &sub, p))
+            });
+        }
         for slot in slots {
             let ty = self.types.zip(type_name).and_then(|(t, n)| t.field(n, slot.field.as_str()));
             match map.get_mut(slot.key) {
@@ -218,7 +231,6 @@ impl<'d> Walk<'d> {
                 },
             }
         }
-        // Objects whose fields all resolved at once are usually in order already.
         let in_order = map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key);
         if !in_order {
             let mut reordered = IndexMap::with_capacity(map.len());

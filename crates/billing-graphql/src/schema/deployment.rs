@@ -7,6 +7,7 @@ use billing_model::elastic::v1::{DeploymentCosts, DeploymentsCosts};
 use billing_model::{InstanceId, OrganizationId};
 use chrono::{DateTime, Utc};
 
+use super::leaves::Leaves;
 use super::types::{
     Bucketing, Chart, CostDimension, ItemizedCosts, LineItem, Period, Product, dimensions, line_items, products,
 };
@@ -68,7 +69,7 @@ impl Deployment {
     }
 
     /// The total split by dimension, in ECU.
-    async fn dimensions(&self) -> Vec<CostDimension> {
+    async fn dimensions(&self) -> Leaves<CostDimension> {
         dimensions(&self.data().costs)
     }
 
@@ -108,10 +109,10 @@ impl Deployment {
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`: one call serves
     /// every deployment of the organization and range.
     #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
-    async fn line_items(&self, ctx: &Context<'_>) -> Result<Option<Vec<LineItem>>> {
+    async fn line_items(&self, ctx: &Context<'_>) -> Result<Option<Leaves<LineItem>>> {
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let id = self.data().deployment_id.as_str();
-        Ok(Some(instances.get(id).map_or_else(Vec::new, |i| line_items(&i.product_line_items))))
+        Ok(Some(instances.get(id).map_or_else(|| Leaves(Vec::new()), |i| line_items(&i.product_line_items))))
     }
 
     /// The deployment's itemized costs grouped by product, in ECU.

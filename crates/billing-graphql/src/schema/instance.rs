@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, Object};
 use billing_model::OrganizationId;
 use billing_model::elastic::v2::Instance as WireInstance;
 
+use super::leaves::Leaves;
 use super::types::{Bucketing, Chart, LineItem, Product, line_items, products};
 use crate::error::Result;
 use crate::loaders::load;
@@ -57,7 +58,7 @@ impl Instance {
     }
 
     /// The instance's line items, in ECU (from the same `/costs/instances` answer).
-    async fn line_items(&self) -> Vec<LineItem> {
+    async fn line_items(&self) -> Leaves<LineItem> {
         line_items(&self.data().product_line_items)
     }
 

@@ -5,6 +5,7 @@
 
 mod deployment;
 mod instance;
+mod leaves;
 mod organization;
 pub mod types;
 mod usage;

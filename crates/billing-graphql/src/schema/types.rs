@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use async_graphql::resolver_utils::enum_value;
 use async_graphql::{Enum, Object, SimpleObject};
 use billing_model::elastic::{v1, v2};
 use billing_model::{ChartItems, DimensionType};
 use chrono::{DateTime, Utc};
+
+use super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
 
 /// How chart points are grouped.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +80,18 @@ impl From<&v1::Dimension> for CostDimension {
     }
 }
 
-pub(crate) fn dimensions(costs: &v1::Costs) -> Vec<CostDimension> {
+impl LeafFields for CostDimension {
+    fn leaf(name: &str) -> Option<Getter<Self>> {
+        Some(match name {
+            "type" => |d| enum_value(d.kind),
+            "rawType" => |d| scalar(&d.raw_type),
+            "cost" => |d| scalar(&d.cost),
+            _ => return None,
+        })
+    }
+}
+
+pub(crate) fn dimensions<C: FromIterator<CostDimension>>(costs: &v1::Costs) -> C {
     costs.dimensions.iter().map(CostDimension::from).collect()
 }
 
@@ -121,7 +135,7 @@ impl Chart {
     }
 
     /// The points, in time order as the upstream sends them.
-    async fn points(&self) -> Vec<ChartPoint> {
+    async fn points(&self) -> Leaves<ChartPoint> {
         (0..self.items.data.len()).map(|index| ChartPoint { items: self.items.clone(), index }).collect()
     }
 }
@@ -159,6 +173,16 @@ impl ChartPoint {
     /// The sum of the values, in ECU.
     async fn total(&self) -> f64 {
         self.data().total()
+    }
+}
+
+impl LeafFields for ChartPoint {
+    fn leaf(name: &str) -> Option<Getter<Self>> {
+        Some(match name {
+            "timestamp" => |p| scalar(&p.data().timestamp),
+            "total" => |p| scalar(&p.data().total()),
+            _ => return None,
+        })
     }
 }
 
@@ -438,7 +462,25 @@ impl From<&v2::ProductLineItem> for LineItem {
     }
 }
 
-pub(crate) fn line_items(items: &[v2::ProductLineItem]) -> Vec<LineItem> {
+impl LeafFields for LineItem {
+    fn leaf(name: &str) -> Option<Getter<Self>> {
+        Some(match name {
+            "name" => |l| scalar(&l.name),
+            "sku" => |l| scalar(&l.sku),
+            "type" => |l| scalar(&l.kind),
+            "resourceKind" => |l| optional(&l.resource_kind),
+            "unit" => |l| scalar(&l.unit),
+            "quantity" => |l| scalar(&l.quantity),
+            "formattedQuantity" => |l| scalar(&l.formatted_quantity),
+            "rate" => |l| scalar(&l.rate),
+            "formattedRate" => |l| scalar(&l.formatted_rate),
+            "totalEcu" => |l| scalar(&l.total_ecu),
+            _ => return None,
+        })
+    }
+}
+
+pub(crate) fn line_items<C: FromIterator<LineItem>>(items: &[v2::ProductLineItem]) -> C {
     items.iter().map(LineItem::from).collect()
 }
 

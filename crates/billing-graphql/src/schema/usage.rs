@@ -17,6 +17,7 @@ use billing_model::{AccountId, Month};
 use dataloader::BatchFn;
 use dataloader::cached::Loader;
 
+use super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
 use crate::context::RequestState;
 use crate::error::{GatewayError, Result};
 use crate::loaders::load;
@@ -115,6 +116,29 @@ impl From<&WireAggregate> for UsageAggregate {
     }
 }
 
+impl LeafFields for UsageAggregate {
+    fn leaf(name: &str) -> Option<Getter<Self>> {
+        Some(match name {
+            "id" => |a| scalar(&a.id),
+            "accountId" => |a| optional(&a.account_id),
+            "productId" => |a| optional(&a.product_id),
+            "aggregatedProductId" => |a| optional(&a.aggregated_product_id),
+            "month" => |a| optional(&a.month),
+            "type" => |a| optional(&a.kind),
+            "description" => |a| optional(&a.description),
+            "currency" => |a| optional(&a.currency),
+            "direction" => |a| optional(&a.direction),
+            "resolution" => |a| optional(&a.resolution),
+            "unit" => |a| optional(&a.unit),
+            "price" => |a| optional(&a.price),
+            "walletName" => |a| optional(&a.wallet_name),
+            "numberOfUnits" => |a| optional(&a.number_of_units),
+            "totalAmount" => |a| optional(&a.total_amount),
+            _ => return None,
+        })
+    }
+}
+
 /// A page of usage aggregates.
 #[derive(Debug, Clone)]
 pub struct UsageAggregateConnection {
@@ -168,7 +192,7 @@ impl UsageAggregateConnection {
     }
 
     /// The rows.
-    async fn nodes(&self) -> Vec<UsageAggregate> {
+    async fn nodes(&self) -> Leaves<UsageAggregate> {
         self.result.rows.iter().map(UsageAggregate::from).collect()
     }
 
