@@ -136,9 +136,28 @@ impl BillingGraph {
             return async_graphql::Response::from_errors(vec![error]);
         }
         let operation_name = request.operation_name.clone();
+        fill_variable_defaults(&mut request, &doc);
         let mut response = self.schema.execute(self.prepare(request, credentials)).await;
         ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
         response
+    }
+}
+
+/// Gives each variable the request leaves out its default value. async-graphql reads defaults
+/// for arguments, but evaluates `@skip(if: $v)` and `@include(if: $v)` on the request's
+/// variables alone, so a left-out `$v` with a default of `true` did not skip.
+fn fill_variable_defaults(
+    request: &mut async_graphql::Request,
+    doc: &async_graphql::parser::types::ExecutableDocument,
+) {
+    let Some(op) = ordering::operation(doc, request.operation_name.as_deref()) else { return };
+    for definition in &op.node.variable_definitions {
+        let name = &definition.node.name.node;
+        if let Some(default) = definition.node.default_value()
+            && !request.variables.contains_key(name)
+        {
+            request.variables.insert(name.clone(), default.clone());
+        }
     }
 }
 

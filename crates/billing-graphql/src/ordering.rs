@@ -13,9 +13,10 @@ use std::collections::HashMap;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet, TypeKind, TypeSystemDefinition,
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, TypeKind,
+    TypeSystemDefinition,
 };
-use async_graphql::{Name, PathSegment, Response, Value};
+use async_graphql::{Name, PathSegment, Positioned, Response, Value};
 
 /// Field types by object type and field, read once from the schema's SDL (async-graphql keeps
 /// its registry private outside extensions, and extensions cost a wrapper per field).
@@ -53,12 +54,7 @@ pub(crate) fn shape(
     operation_name: Option<&str>,
     types: &FieldTypes,
 ) {
-    let op = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
-    };
-    let Some(op) = op else { return };
+    let Some(op) = operation(doc, operation_name) else { return };
     // Field types matter only to complete failed fields.
     let types = (!response.errors.is_empty()).then_some(types);
     let failed: Vec<&[PathSegment]> = response.errors.iter().map(|e| e.path.as_slice()).collect();
@@ -72,6 +68,18 @@ pub(crate) fn shape(
         data = Value::Null;
     }
     response.data = data;
+}
+
+/// The operation a request runs: the named one, or the document's only (or first) one.
+pub(crate) fn operation<'d>(
+    doc: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d Positioned<OperationDefinition>> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    }
 }
 
 /// One response key of a selection: the key, the field it reads, and the sub-selections
