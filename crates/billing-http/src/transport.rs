@@ -119,7 +119,7 @@ impl Transport {
             rate.until_ready().await;
         }
         // The semaphore is never closed, so acquiring only waits.
-        let _permit = limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))?;
+        let permit = limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))?;
 
         let remaining = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
         let timeout = self.inner.config.request_timeout.min(remaining).max(Duration::from_millis(1));
@@ -133,8 +133,12 @@ impl Transport {
         );
         async {
             let t0 = Instant::now();
-            let outcome = self.exchange(call, timeout).await;
+            let answer = self.exchange(call, timeout).await;
             let elapsed = t0.elapsed();
+            // A slot bounds the calls in flight; decoding needs none, and holding one through it
+            // would keep the next call waiting on this one's parsing.
+            drop(permit);
+            let outcome = answer.and_then(|a| a.interpret(endpoint));
             let status = match &outcome {
                 Ok(_) => "200".to_owned(),
                 Err(e) => e.http_status().map_or_else(|| format!("{:?}", e.kind()).to_lowercase(), |s| s.to_string()),
@@ -162,7 +166,8 @@ impl Transport {
         .await
     }
 
-    async fn exchange<T: DeserializeOwned>(&self, call: &Call, timeout: Duration) -> Result<T, Error> {
+    /// Sends the request and reads the whole answer.
+    async fn exchange(&self, call: &Call, timeout: Duration) -> Result<Answer, Error> {
         let endpoint = call.endpoint;
         let response = self
             .inner
@@ -177,6 +182,21 @@ impl Transport {
         let status = response.status();
         let headers = response.headers().clone();
         let body = read_body(endpoint, response, self.inner.config.max_response_bytes).await?;
+        Ok(Answer { status, headers, body })
+    }
+}
+
+/// An upstream's answer, read whole.
+struct Answer {
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// The decoded payload of a success, or the error an answer of any other status means.
+    fn interpret<T: DeserializeOwned>(self, endpoint: Endpoint) -> Result<T, Error> {
+        let Answer { status, headers, body } = self;
         match classify(status, &headers) {
             Decision::Success => decode(endpoint, &body),
             decision => {
