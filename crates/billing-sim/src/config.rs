@@ -86,7 +86,7 @@ impl Default for Scale {
     }
 }
 
-/// Added latency before a response.
+/// How long after a request comes in its answer leaves (at least the time to compute it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Latency {
     /// Answer at once.

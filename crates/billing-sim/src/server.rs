@@ -153,20 +153,24 @@ async fn observe(State(sim): State<Sim>, request: Request, next: Next) -> Respon
         status: None,
         authorization: authorization.clone(),
     });
+    // The latency is the answer's: it leaves `delay` after the request came in, however long
+    // computing it took (as long as that was less), so an answer's own cost does not add to it.
+    let arrived = tokio::time::Instant::now();
     let plan = lock(&sim.inner.faults).plan(template, authorization.as_deref());
-    if !plan.delay.is_zero() {
-        tokio::time::sleep(plan.delay).await;
-    }
     let response = match plan.action {
         Action::Serve => next.run(request).await,
         Action::Status { status, retry_after } => Flavor::of(template).fault(status, retry_after),
         Action::Stall(hold) => {
             tracing::debug!(template, ?hold, "stalling a request");
-            tokio::time::sleep(hold).await;
+            // A stall comes on top of the latency.
+            tokio::time::sleep(plan.delay + hold).await;
             next.run(request).await
         }
         Action::Malformed => truncate(next.run(request).await).await,
     };
+    if !plan.delay.is_zero() {
+        tokio::time::sleep_until(arrived + plan.delay).await;
+    }
     lock(&sim.inner.recorder).finish(seq, template, response.status().as_u16());
     response
 }
