@@ -110,7 +110,7 @@ fn parsing(c: &mut Criterion) {
 fn execution(c: &mut Criterion) {
     let mut group = c.benchmark_group("dashboard on a warm cache");
     group.sample_size(20);
-    for deployments in [10, 100, 1000] {
+    for deployments in [10, 100, 1000, 3000] {
         let f = fixture(deployments);
         let graph = f.graph();
         // Fill the cache once; every iteration below then resolves without upstream calls.
