@@ -107,3 +107,27 @@ pub(crate) async fn drive(
     }
     sample
 }
+
+/// The upstream latency a client sees, in ms: the mean of 40 sequential calls (after one to
+/// warm the connection) to the simulator's v1 overview endpoint on an otherwise idle machine.
+/// It is the configured latency plus what no client can avoid (loopback transit, the
+/// simulator's HTTP handling, the timer's millisecond granularity), so the critical-path bound
+/// is counted in it; the mean, because Little's law bounds with the mean time a call holds a slot.
+pub(crate) async fn upstream_latency_ms(client: &reqwest::Client, sim: &billing_sim::SimHandle) -> Result<f64, String> {
+    let dataset = sim.dataset();
+    let url = format!("{}/billing/costs/{}", sim.elastic_v1_url(), dataset.demo_org().id);
+    let key = format!("ApiKey {}", dataset.credentials().elastic_demo_key);
+    let mut samples = Vec::with_capacity(41);
+    for _ in 0..41 {
+        let started = std::time::Instant::now();
+        let response = client.get(&url).header("authorization", &key).send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{url}: {status}"));
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let timed = &samples[1..];
+    Ok(timed.iter().sum::<f64>() / timed.len() as f64)
+}

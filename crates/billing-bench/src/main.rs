@@ -191,6 +191,8 @@ struct Row {
     rss_mib: f64,
     peak_mib: f64,
     bound_ms: f64,
+    /// The upstream latency a client sees on an idle machine (the bound's unit), in ms.
+    upstream_ms: f64,
     versus_baseline: Option<f64>,
 }
 
@@ -306,6 +308,7 @@ async fn measure(
     duration: Duration,
 ) -> Result<Row, AnyError> {
     let body = bodies.first().cloned().unwrap_or_default();
+    let upstream_ms = if latency_ms > 0 { load::upstream_latency_ms(client, sim).await? } else { 0.0 };
     let server = start_server(args, sim, cache).await?;
     let url = match cache {
         None => format!("http://{}/{}", server.addr, scenario.name()),
@@ -350,7 +353,8 @@ async fn measure(
         cpu_share: cpu.as_secs_f64() / sample.elapsed.as_secs_f64(),
         rss_mib: memory.rss as f64 / MIB,
         peak_mib: memory.peak as f64 / MIB,
-        bound_ms: scenario::bound_ms(cost, latency_ms, args.concurrency, args.upstream_concurrency),
+        bound_ms: scenario::bound_ms(cost, upstream_ms, args.concurrency, args.upstream_concurrency),
+        upstream_ms,
         versus_baseline: None,
     })
 }
@@ -433,7 +437,7 @@ fn print_row(r: &Row) {
         None => line.push_str(" |"),
     }
     if r.latency_ms > 0 && r.bound_ms > 0.0 {
-        let _ = write!(line, " {:.2} (bound {:.0} ms) |", r.p50 / r.bound_ms, r.bound_ms);
+        let _ = write!(line, " {:.2} (bound {:.0} ms at {:.1} ms) |", r.p50 / r.bound_ms, r.bound_ms, r.upstream_ms);
     } else {
         line.push_str(" |");
     }

@@ -144,10 +144,10 @@ fn count(v: &Value) -> Result<u64, String> {
 /// in flight: no request finishes before its dependent rounds, and, by Little's law, the
 /// busiest upstream serves at most `limit` calls per latency, so `clients` requests each needing
 /// `busiest` calls there take at least `clients × busiest / limit` latencies.
-pub(crate) fn bound_ms(cost: Cost, latency_ms: u64, clients: usize, limit: usize) -> f64 {
+pub(crate) fn bound_ms(cost: Cost, latency_ms: f64, clients: usize, limit: usize) -> f64 {
     let rounds = cost.rounds as f64;
     let queueing = clients as f64 * cost.busiest as f64 / limit.max(1) as f64;
-    rounds.max(queueing) * latency_ms as f64
+    rounds.max(queueing) * latency_ms
 }
 
 #[cfg(test)]
@@ -172,8 +172,8 @@ mod tests {
     #[test]
     fn the_bound_is_the_larger_of_rounds_and_queueing() {
         let c = Cost { min_calls: 52, rounds: 2, busiest: 51, deployments: 50 };
-        assert!((bound_ms(c, 20, 1, 64) - 40.0).abs() < 1e-9);
-        assert!((bound_ms(c, 20, 16, 64) - 255.0).abs() < 1e-9);
+        assert!((bound_ms(c, 20.0, 1, 64) - 40.0).abs() < 1e-9);
+        assert!((bound_ms(c, 20.0, 16, 64) - 255.0).abs() < 1e-9);
     }
 
     #[test]
