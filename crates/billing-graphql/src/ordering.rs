@@ -194,6 +194,15 @@ impl<'d> Walk<'d> {
         self.failed.iter().any(|p| p.len() > path.len() && p.starts_with(path))
     }
 
+    /// Whether an error lies at field `key` of the object at `path`, or below it.
+    fn failed_at(&self, path: &[PathSegment], key: &Name) -> bool {
+        self.failed.iter().any(|p| {
+            p.len() > path.len()
+                && p.starts_with(path)
+                && matches!(&p[path.len()], PathSegment::Field(f) if f.as_str() == key.as_str())
+        })
+    }
+
     /// Completes and reorders an object of type `type_name`. False when a non-null field of it
     /// is null, so the object itself must be.
     fn object(
@@ -229,7 +238,10 @@ impl<'d> Walk<'d> {
                         return false;
                     }
                 }
-                // A field that failed is missing. `ty` is known only when there were errors.
+                // A field that failed is missing, and an error names it (or a field below it).
+                // A field that `@skip`/`@include` left out is missing too, with no error: it
+                // stays out. `ty` is known only when there were errors.
+                None if !self.failed_at(path, slot.key) => {}
                 None => match ty {
                     Some(t) if t.ends_with('!') => return false,
                     Some(_) => {
