@@ -39,6 +39,37 @@ async fn answer(
     serde_json::to_string(&response.data).unwrap()
 }
 
+/// Without the response pass, which would put keys in query order whatever the fast path did:
+/// every value under `key`, serialized in the order async-graphql built it.
+#[allow(clippy::unwrap_used)]
+async fn raw_lists(
+    graph: &billing_graphql::BillingGraph,
+    creds: billing_graphql::Credentials,
+    query: &str,
+    key: &str,
+) -> Vec<String> {
+    fn walk(value: &async_graphql::Value, key: &str, out: &mut Vec<String>) {
+        match value {
+            async_graphql::Value::Object(map) => {
+                for (k, v) in map {
+                    if k.as_str() == key {
+                        out.push(serde_json::to_string(v).unwrap());
+                    } else {
+                        walk(v, key, out);
+                    }
+                }
+            }
+            async_graphql::Value::List(items) => items.iter().for_each(|v| walk(v, key, out)),
+            _ => {}
+        }
+    }
+    let response = graph.schema().execute(graph.prepare(query, creds)).await;
+    assert!(response.errors.is_empty(), "{:#?}", response.errors);
+    let mut out = Vec::new();
+    walk(&response.data, key, &mut out);
+    out
+}
+
 #[tokio::test]
 async fn deployment_lists_answer_the_same_on_both_paths() {
     let sim = sim().await;
@@ -52,6 +83,11 @@ async fn deployment_lists_answer_the_same_on_both_paths() {
     let fast = answer(&graph, demo(&sim), &direct).await;
     let general = answer(&graph, demo(&sim), &wrapped).await;
     assert_eq!(fast, general);
+    for key in ["dimensions", "points", "lineItems"] {
+        let fast = raw_lists(&graph, demo(&sim), &direct, key).await;
+        assert!(!fast.is_empty());
+        assert_eq!(fast, raw_lists(&graph, demo(&sim), &wrapped, key).await, "{key}");
+    }
 
     // And the answer is the data, not empty lists that would trivially agree.
     let data: serde_json::Value = serde_json::from_str(&fast).unwrap();
@@ -69,6 +105,27 @@ async fn deployment_lists_answer_the_same_on_both_paths() {
     assert!(fast.contains(r#""points":[{"timestamp":"2026-10-01T00:00:00+00:00","total":"#), "{fast}");
     let lines: Vec<&serde_json::Value> = deployments.iter().flat_map(|d| d["lineItems"].as_array().unwrap()).collect();
     assert!(!lines.is_empty() && lines.iter().all(|l| l["kind"] == "LineItem" && l["sku"].is_string()));
+}
+
+#[tokio::test]
+async fn instance_line_items_and_repeated_lists_answer_the_same_on_both_paths() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = sim.dataset().demo_org().id.clone();
+    // The same list twice under one key with different selections (async-graphql merges them),
+    // and a selection of `__typename` alone.
+    let template = format!(
+        r#"{{ organization(id: "{org}") {{ instances({RANGE}) {{ id lineItems {{ {{A}} }} }}
+            deployments({RANGE}) {{ id charts {{ points {{ {{B}} }} points {{ {{C}} }} }} }} }} }}"#
+    );
+    let (direct, wrapped) =
+        pair(&template, &[("LineItem", LINE), ("ChartPoint", "timestamp"), ("ChartPoint", "total __typename")]);
+    let fast = answer(&graph, demo(&sim), &direct).await;
+    assert_eq!(fast, answer(&graph, demo(&sim), &wrapped).await);
+    assert!(fast.contains(r#""lineItems":[{"name":"#) && fast.contains(r#","total":"#), "{fast}");
+    let (direct, wrapped) =
+        pair(&template, &[("LineItem", "__typename"), ("ChartPoint", "__typename"), ("ChartPoint", "__typename")]);
+    assert_eq!(answer(&graph, demo(&sim), &direct).await, answer(&graph, demo(&sim), &wrapped).await);
 }
 
 #[tokio::test]
@@ -102,7 +159,8 @@ async fn directives_and_skipped_selections_answer_as_async_graphql_does() {
         // Removed before execution, so the fast path sees `timestamp` alone.
         "timestamp total @skip(if: $yes)",
         "total @include(if: $yes) timestamp",
-        // Every field skipped: async-graphql answers each point null.
+        // Every field skipped: async-graphql answers each point null (the spec would answer
+        // `{}`); both paths keep async-graphql's answer.
         "total @skip(if: $yes)",
     ] {
         let fast = answer(&graph, demo(&sim), points(selection)).await;

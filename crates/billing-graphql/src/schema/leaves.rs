@@ -105,3 +105,55 @@ pub(crate) fn scalar<S: ScalarType>(value: &S) -> Value {
 pub(crate) fn optional<S: ScalarType>(value: &Option<S>) -> Value {
     value.as_ref().map_or(Value::Null, ScalarType::to_value)
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, Value};
+
+    use super::{Getter, LeafFields, Leaves};
+
+    #[derive(SimpleObject)]
+    struct Row {
+        n: i32,
+    }
+
+    impl LeafFields for Row {
+        // Deliberately not what the resolver answers, so a test sees which path ran.
+        fn leaf(name: &str) -> Option<Getter<Self>> {
+            (name == "n").then_some(|r: &Row| Value::from(r.n + 100))
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn rows(&self) -> Leaves<Row> {
+            Leaves(vec![Row { n: 1 }, Row { n: 2 }])
+        }
+    }
+
+    async fn run(query: &str) -> String {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        serde_json::to_string(&schema.execute(query).await.data).unwrap()
+    }
+
+    #[tokio::test]
+    async fn plain_fields_take_the_one_pass_path() {
+        assert_eq!(
+            run("{ rows { n m: n __typename n } }").await,
+            r#"{"rows":[{"n":101,"m":101,"__typename":"Row"},{"n":102,"m":102,"__typename":"Row"}]}"#
+        );
+        // `@skip`/`@include` are gone before execution.
+        assert_eq!(
+            run("{ rows { n @include(if: true) m: n @skip(if: true) } }").await,
+            r#"{"rows":[{"n":101},{"n":102}]}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn other_selections_take_async_graphqls_path() {
+        assert_eq!(run("{ rows { ... on Row { n } } }").await, r#"{"rows":[{"n":1},{"n":2}]}"#);
+        assert_eq!(run("{ rows { n @skip(if: true) } }").await, r#"{"rows":[null,null]}"#);
+    }
+}
