@@ -1,5 +1,6 @@
 //! The load generator: a closed loop of clients POSTing one body over keep-alive HTTP/1.1.
 
+use crate::scenario::CallTime;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -108,12 +109,11 @@ pub(crate) async fn drive(
     sample
 }
 
-/// The upstream latency a client sees, in ms: the mean of 40 sequential calls (after one to
-/// warm the connection) to the simulator's v1 overview endpoint on an otherwise idle machine.
-/// It is the configured latency plus what no client can avoid (loopback transit, the
-/// simulator's HTTP handling, the timer's millisecond granularity), so the critical-path bound
-/// is counted in it; the mean, because Little's law bounds with the mean time a call holds a slot.
-pub(crate) async fn upstream_latency_ms(client: &reqwest::Client, sim: &billing_sim::SimHandle) -> Result<f64, String> {
+/// How long an upstream call takes as a client sees it: 40 sequential calls (after one to warm
+/// the connection) to the simulator's v1 overview endpoint on an otherwise idle machine. That is
+/// the configured latency plus what no client can avoid (loopback transit, the simulator's HTTP
+/// handling, the timer's millisecond granularity). Run with the simulator's faults off.
+pub(crate) async fn call_time(client: &reqwest::Client, sim: &billing_sim::SimHandle) -> Result<CallTime, String> {
     let dataset = sim.dataset();
     let url = format!("{}/billing/costs/{}", sim.elastic_v1_url(), dataset.demo_org().id);
     let key = format!("ApiKey {}", dataset.credentials().elastic_demo_key);
@@ -129,5 +129,8 @@ pub(crate) async fn upstream_latency_ms(client: &reqwest::Client, sim: &billing_
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let timed = &samples[1..];
-    Ok(timed.iter().sum::<f64>() / timed.len() as f64)
+    Ok(CallTime {
+        min: timed.iter().copied().fold(f64::INFINITY, f64::min),
+        mean: timed.iter().sum::<f64>() / timed.len() as f64,
+    })
 }

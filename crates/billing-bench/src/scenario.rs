@@ -140,14 +140,31 @@ fn count(v: &Value) -> Result<u64, String> {
     v.as_array().map(|a| a.len() as u64).ok_or_else(|| format!("expected a list, got {v}"))
 }
 
+/// How long one upstream call takes as a client sees it, in ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CallTime {
+    /// The fastest call: the floor of a dependent round.
+    pub(crate) min: f64,
+    /// The mean: how long a call holds a slot, at the least, for Little's law.
+    pub(crate) mean: f64,
+}
+
+impl CallTime {
+    /// The nominal latency, as if calls took exactly what the simulator is set to.
+    pub(crate) fn nominal(latency_ms: u64) -> Self {
+        CallTime { min: latency_ms as f64, mean: latency_ms as f64 }
+    }
+}
+
 /// The critical-path bound of a closed loop of `clients` over an upstream limit of `limit` calls
-/// in flight: no request finishes before its dependent rounds, and, by Little's law, the
-/// busiest upstream serves at most `limit` calls per latency, so `clients` requests each needing
-/// `busiest` calls there take at least `clients × busiest / limit` latencies.
-pub(crate) fn bound_ms(cost: Cost, latency_ms: f64, clients: usize, limit: usize) -> f64 {
-    let rounds = cost.rounds as f64;
-    let queueing = clients as f64 * cost.busiest as f64 / limit.max(1) as f64;
-    rounds.max(queueing) * latency_ms
+/// in flight: no request finishes before its dependent rounds (each at least the fastest call),
+/// and, by Little's law, the busiest upstream serves at most `limit` calls per mean call time,
+/// so `clients` requests each needing `busiest` calls there take at least
+/// `clients × busiest / limit` mean call times.
+pub(crate) fn bound_ms(cost: Cost, call: CallTime, clients: usize, limit: usize) -> f64 {
+    let rounds = cost.rounds as f64 * call.min;
+    let queueing = clients as f64 * cost.busiest as f64 / limit.max(1) as f64 * call.mean;
+    rounds.max(queueing)
 }
 
 #[cfg(test)]
@@ -172,8 +189,11 @@ mod tests {
     #[test]
     fn the_bound_is_the_larger_of_rounds_and_queueing() {
         let c = Cost { min_calls: 52, rounds: 2, busiest: 51, deployments: 50 };
-        assert!((bound_ms(c, 20.0, 1, 64) - 40.0).abs() < 1e-9);
-        assert!((bound_ms(c, 20.0, 16, 64) - 255.0).abs() < 1e-9);
+        assert!((bound_ms(c, CallTime::nominal(20), 1, 64) - 40.0).abs() < 1e-9);
+        assert!((bound_ms(c, CallTime::nominal(20), 16, 64) - 255.0).abs() < 1e-9);
+        let measured = CallTime { min: 20.2, mean: 21.0 };
+        assert!((bound_ms(c, measured, 1, 64) - 40.4).abs() < 1e-9);
+        assert!((bound_ms(c, measured, 16, 64) - 267.75).abs() < 1e-9);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! as sensitive headers. Every call is a `tracing` span (`upstream_call`) and feeds `metrics`
 //! counters: `billing_upstream_requests_total{upstream,endpoint,status}`,
 //! `billing_upstream_retries_total{upstream,endpoint}` and the histogram
-//! `billing_upstream_request_duration_seconds{upstream,endpoint}`.
+//! `billing_upstream_request_duration_seconds{upstream,endpoint}` (sending the request and reading
+//! the whole answer, per attempt; decoding it comes after, outside the concurrency slot).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
