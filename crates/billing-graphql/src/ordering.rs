@@ -203,6 +203,13 @@ impl<'d> Walk<'d> {
         })
     }
 
+    /// Completes the value `v` of field `slot`, of type `ty`, below the object at `path`.
+    fn field(&self, v: &mut Value, ty: Option<&str>, slot: &Slot<'d>, path: &mut Vec<PathSegment>) -> bool {
+        let sub = self.slots(&slot.sets);
+        let segment = || PathSegment::Field(slot.key.to_string());
+        self.at_with(path, segment, |p| self.value(v, ty, &sub, p))
+    }
+
     /// Completes and reorders an object of type `type_name`. False when a non-null field of it
     /// is null, so the object itself must be.
     fn object(
@@ -216,14 +223,10 @@ impl<'d> Walk<'d> {
         // there is nothing to complete either: only the sub-objects are left to walk, by
         // position, without a key look-up.
         if self.types.is_none() && map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key) {
-            return map.values_mut().zip(slots).all(|(v, slot)| {
-                if !matches!(v, Value::List(_) | Value::Object(_)) {
-                    return true;
-                }
-                let sub = self.slots(&slot.sets);
-                let segment = || PathSegment::Field(slot.key.to_string());
-                self.at_with(path, segment, |p| self.value(v, None, &sub, p))
-            });
+            return map
+                .values_mut()
+                .zip(slots)
+                .all(|(v, slot)| !matches!(v, Value::List(_) | Value::Object(_)) || self.field(v, None, slot, path));
         }
         for slot in slots {
             let ty = self.types.zip(type_name).and_then(|(t, n)| t.field(n, slot.field.as_str()));
@@ -232,9 +235,7 @@ impl<'d> Walk<'d> {
                     if !matches!(v, Value::List(_) | Value::Object(_)) && self.types.is_none() {
                         continue;
                     }
-                    let sub = self.slots(&slot.sets);
-                    let segment = || PathSegment::Field(slot.key.to_string());
-                    if !self.at_with(path, segment, |p| self.value(v, ty, &sub, p)) {
+                    if !self.field(v, ty, slot, path) {
                         return false;
                     }
                 }
