@@ -82,6 +82,11 @@ pub(crate) fn operation<'d>(
     }
 }
 
+/// Whether an object's keys are its slots' keys, in order.
+fn in_order(map: &IndexMap<Name, Value>, slots: &[Slot<'_>]) -> bool {
+    map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key)
+}
+
 /// One response key of a selection: the key, the field it reads, and the sub-selections
 /// merged under it.
 struct Slot<'d> {
@@ -141,7 +146,7 @@ impl<'d> Walk<'d> {
         if *value == Value::Null
             && !slots.is_empty()
             && !inner.is_some_and(|t| t.starts_with('['))
-            && self.failed_below(path)
+            && self.failed_below(path, None)
         {
             *value = Value::Object(IndexMap::new());
         }
@@ -189,17 +194,12 @@ impl<'d> Walk<'d> {
         r
     }
 
-    /// Whether an error lies strictly below `path`.
-    fn failed_below(&self, path: &[PathSegment]) -> bool {
-        self.failed.iter().any(|p| p.len() > path.len() && p.starts_with(path))
-    }
-
-    /// Whether an error lies at field `key` of the object at `path`, or below it.
-    fn failed_at(&self, path: &[PathSegment], key: &Name) -> bool {
+    /// Whether an error lies strictly below `path`; with a `key`, below `path` at that field.
+    fn failed_below(&self, path: &[PathSegment], key: Option<&Name>) -> bool {
         self.failed.iter().any(|p| {
             p.len() > path.len()
                 && p.starts_with(path)
-                && matches!(&p[path.len()], PathSegment::Field(f) if f.as_str() == key.as_str())
+                && key.is_none_or(|k| matches!(&p[path.len()], PathSegment::Field(f) if f.as_str() == k.as_str()))
         })
     }
 
@@ -222,7 +222,7 @@ impl<'d> Walk<'d> {
         // Objects whose fields all resolved at once are usually in order already. Without errors
         // there is nothing to complete either: only the sub-objects are left to walk, by
         // position, without a key look-up.
-        if self.types.is_none() && map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key) {
+        if self.types.is_none() && in_order(map, slots) {
             return map
                 .values_mut()
                 .zip(slots)
@@ -242,7 +242,7 @@ impl<'d> Walk<'d> {
                 // A field that failed is missing, and an error names it (or a field below it).
                 // A field that `@skip`/`@include` left out is missing too, with no error: it
                 // stays out. `ty` is known only when there were errors.
-                None if !self.failed_at(path, slot.key) => {}
+                None if !self.failed_below(path, Some(slot.key)) => {}
                 None => match ty {
                     Some(t) if t.ends_with('!') => return false,
                     Some(_) => {
@@ -252,8 +252,7 @@ impl<'d> Walk<'d> {
                 },
             }
         }
-        let in_order = map.len() == slots.len() && map.keys().zip(slots).all(|(k, s)| k == s.key);
-        if !in_order {
+        if !in_order(map, slots) {
             let mut reordered = IndexMap::with_capacity(map.len());
             for slot in slots {
                 // The rest is rebuilt anyway, so an O(1) removal is enough.
