@@ -79,7 +79,8 @@ impl BillingGraph {
     }
 
     /// Attaches a request's state: the caller's credentials, a clock reading, an upstream call
-    /// budget, and fresh DataLoaders. Every request must go through this (or [`execute`](Self::execute)).
+    /// budget, and fresh DataLoaders; and gives variables the request leaves out their default
+    /// values. Every request must go through this (or [`execute`](Self::execute)).
     ///
     /// Prefer [`execute`](Self::execute): it also applies the alias limit and shapes the
     /// response as the GraphQL spec says (query order, failed fields null), which a prepared
@@ -89,8 +90,10 @@ impl BillingGraph {
         request: impl Into<async_graphql::Request>,
         credentials: Credentials,
     ) -> async_graphql::Request {
+        let mut request = request.into();
+        fill_variable_defaults(&mut request);
         let state = Arc::new(RequestState::new(self.services.clone(), credentials, Utc::now()));
-        let request = loaders::attach(request.into(), &state);
+        let request = loaders::attach(request, &state);
         schema::attach_usage(request, &state)
     }
 
@@ -136,7 +139,6 @@ impl BillingGraph {
             return async_graphql::Response::from_errors(vec![error]);
         }
         let operation_name = request.operation_name.clone();
-        fill_variable_defaults(&mut request, &doc);
         let mut response = self.schema.execute(self.prepare(request, credentials)).await;
         ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
         response
@@ -145,19 +147,20 @@ impl BillingGraph {
 
 /// Gives each variable the request leaves out its default value. async-graphql reads defaults
 /// for arguments, but evaluates `@skip(if: $v)` and `@include(if: $v)` on the request's
-/// variables alone, so a left-out `$v` with a default of `true` did not skip.
-fn fill_variable_defaults(
-    request: &mut async_graphql::Request,
-    doc: &async_graphql::parser::types::ExecutableDocument,
-) {
-    let Some(op) = ordering::operation(doc, request.operation_name.as_deref()) else { return };
-    for definition in &op.node.variable_definitions {
-        let name = &definition.node.name.node;
-        if let Some(default) = definition.node.default_value()
-            && !request.variables.contains_key(name)
-        {
-            request.variables.insert(name.clone(), default.clone());
-        }
+/// variables alone, so a left-out `$v` with a default of `true` did not skip. The document is
+/// parsed once: the request keeps it for execution.
+fn fill_variable_defaults(request: &mut async_graphql::Request) {
+    let operation_name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else { return };
+    let Some(op) = ordering::operation(doc, operation_name.as_deref()) else { return };
+    let defaults: Vec<_> = op
+        .node
+        .variable_definitions
+        .iter()
+        .filter_map(|d| Some((d.node.name.node.clone(), d.node.default_value()?.clone())))
+        .collect();
+    for (name, default) in defaults {
+        request.variables.entry(name).or_insert(default);
     }
 }
 

@@ -18,6 +18,16 @@ async fn a_variable_left_out_takes_its_default_in_skip_and_include() {
 }
 
 #[tokio::test]
+async fn a_prepared_request_takes_the_defaults_too() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let response = graph.schema().execute(graph.prepare(QUERY, demo(&sim))).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    assert_eq!(data, serde_json::json!({ "organization": { "id": "1", "shown": "1" } }));
+}
+
+#[tokio::test]
 async fn a_variable_given_overrides_its_default() {
     let sim = sim().await;
     let graph = uncached(&sim);
