@@ -95,6 +95,15 @@ pub struct Config {
     #[arg(long, env = "BILLING_MAX_TOKENS", default_value_t = 10_000)]
     pub max_tokens: usize,
 
+    /// Maximum nesting of brackets in a query's text, and of selections once its fragments
+    /// are expanded.
+    #[arg(long, env = "BILLING_MAX_NESTING", default_value_t = 32)]
+    pub max_nesting: usize,
+
+    /// Maximum fields in a query once its fragments are expanded (counted without expanding).
+    #[arg(long, env = "BILLING_MAX_EXPANDED_FIELDS", default_value_t = 2_000)]
+    pub max_expanded_fields: usize,
+
     /// Maximum request body, in bytes.
     #[arg(long, env = "BILLING_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
@@ -155,6 +164,8 @@ impl std::fmt::Debug for Config {
             max_complexity,
             max_aliases,
             max_tokens,
+            max_nesting,
+            max_expanded_fields,
             body_limit,
             apq_entries,
             cors_origins,
@@ -185,6 +196,8 @@ impl std::fmt::Debug for Config {
             .field("max_complexity", max_complexity)
             .field("max_aliases", max_aliases)
             .field("max_tokens", max_tokens)
+            .field("max_nesting", max_nesting)
+            .field("max_expanded_fields", max_expanded_fields)
             .field("body_limit", body_limit)
             .field("apq_entries", apq_entries)
             .field("cors_origins", cors_origins)

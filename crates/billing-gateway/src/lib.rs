@@ -121,7 +121,7 @@ impl Gateway {
             graph,
             apq: moka::sync::Cache::new(config.apq_entries),
             defaults,
-            http: HttpLimits { body_limit: config.body_limit, max_tokens: config.max_tokens },
+            http: HttpLimits { body_limit: config.body_limit },
             readiness: Arc::new(vec![
                 ("elastic_v1", urls[0].clone()),
                 ("elastic_v2", urls[1].clone()),
@@ -189,6 +189,9 @@ fn schema_config(config: &Config) -> SchemaConfig {
             depth: config.max_depth,
             complexity: config.max_complexity,
             aliases: config.max_aliases,
+            tokens: config.max_tokens,
+            nesting: config.max_nesting,
+            expanded_fields: config.max_expanded_fields,
             upstream_calls: config.upstream_budget,
             introspection: !config.no_introspection,
         },

@@ -12,7 +12,6 @@ pub const TALKDESK_AUTHORIZATION: &str = "x-talkdesk-authorization";
 #[derive(Debug, Clone)]
 pub(crate) struct HttpLimits {
     pub(crate) body_limit: usize,
-    pub(crate) max_tokens: usize,
 }
 
 /// Server-side credentials for callers that send none. Never logged: `Debug` redacts them.

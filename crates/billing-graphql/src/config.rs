@@ -39,6 +39,14 @@ pub struct Limits {
     pub complexity: usize,
     /// Maximum number of aliases in a document.
     pub aliases: usize,
+    /// Maximum lexical tokens in a document, counted before it is parsed.
+    pub tokens: usize,
+    /// Maximum nesting: of brackets in the text, and of selection sets, inline fragments and
+    /// fragment spreads once fragments are expanded.
+    pub nesting: usize,
+    /// Maximum fields in a document once its fragments are expanded, over every operation and
+    /// fragment definition (counted without expanding).
+    pub expanded_fields: usize,
     /// Maximum upstream calls one request may make (cache hits are free).
     pub upstream_calls: u32,
     /// Whether introspection queries are answered.
@@ -47,7 +55,16 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { depth: 12, complexity: 20_000, aliases: 30, upstream_calls: 200, introspection: true }
+        Limits {
+            depth: 12,
+            complexity: 20_000,
+            aliases: 30,
+            tokens: 10_000,
+            nesting: 32,
+            expanded_fields: 2_000,
+            upstream_calls: 200,
+            introspection: true,
+        }
     }
 }
 

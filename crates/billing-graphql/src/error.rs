@@ -34,6 +34,20 @@ pub mod codes {
     pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
     /// A fault of the gateway itself.
     pub const INTERNAL: &str = "INTERNAL";
+    /// The document is not valid GraphQL syntax.
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document breaks a validation rule (unknown field, wrong argument type, fragment
+    /// cycle, unknown operation name, ...).
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// The document would cost too much work: expanded fragments, nesting, or complexity past
+    /// their limits. Refused before any upstream call.
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    /// The document selects fields deeper than the depth limit.
+    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    /// The document has more lexical tokens than allowed; refused before parsing.
+    pub const TOKEN_LIMIT_EXCEEDED: &str = "TOKEN_LIMIT_EXCEEDED";
+    /// The document has more aliases than allowed.
+    pub const ALIAS_LIMIT_EXCEEDED: &str = "ALIAS_LIMIT_EXCEEDED";
 }
 
 /// Why a field could not be resolved. Cheap to clone: loaders hand one error to many fields.

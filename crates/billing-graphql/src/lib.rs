@@ -15,12 +15,12 @@
 //! caller's credentials from its headers, and call [`BillingGraph::execute`] (or
 //! [`BillingGraph::prepare`] and execute on [`BillingGraph::schema`] yourself).
 
+mod bounds;
 mod cache;
 mod config;
 mod context;
 mod error;
 mod flight;
-mod limits;
 mod loaders;
 mod ordering;
 mod query;
@@ -28,7 +28,8 @@ pub mod schema;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError};
 use chrono::Utc;
 
 pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
@@ -125,23 +126,84 @@ impl BillingGraph {
         self.flights.run(key, start).await
     }
 
-    /// Parses once, checks the alias limit, executes, and shapes the response.
+    /// Checks a request's document before anything runs, and parses it once (the request keeps
+    /// the parse for execution): token and nesting limits on the text, then fragment cycles, the
+    /// size and nesting the document would have with its fragments expanded (counted without
+    /// expanding them), and aliases. Linear in the document's length; no upstream is called.
     ///
-    /// The alias limit and the response pass run here rather than as async-graphql extensions:
-    /// any extension makes async-graphql wrap the resolution of every field.
+    /// Gives the type of the operation the request would run, when the document names it, so a
+    /// server can refuse, say, a mutation sent by `GET` without parsing again. The error is a
+    /// request error with an `extensions.code` ([`codes`]). [`execute`](Self::execute) checks
+    /// by itself; call this only to look at the operation first.
+    pub fn check(&self, request: &mut async_graphql::Request) -> Result<Option<OperationType>, ServerError> {
+        let limits = self.document_limits();
+        bounds::check_text(&request.query, &limits)?;
+        let operation_name = request.operation_name.clone();
+        let doc = request
+            .parsed_query()
+            .map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
+        bounds::check(doc, &limits)?;
+        Ok(ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty))
+    }
+
+    fn document_limits(&self) -> bounds::DocumentLimits {
+        let limits = &self.services.config.limits;
+        bounds::DocumentLimits {
+            tokens: limits.tokens,
+            nesting: limits.nesting,
+            selections: limits.expanded_fields,
+            aliases: limits.aliases,
+        }
+    }
+
+    /// Checks the document, executes, and shapes the response.
+    ///
+    /// The checks and the response pass run here rather than as async-graphql extensions: any
+    /// extension makes async-graphql wrap the resolution of every field.
     async fn run(&self, mut request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
-        let doc = match request.parsed_query() {
-            Ok(doc) => doc.clone(),
-            // async-graphql reports the parse error itself, in its usual form.
-            Err(_) => return self.schema.execute(self.prepare(request, credentials)).await,
-        };
-        if let Some(error) = limits::check_aliases(&doc, self.services.config.limits.aliases) {
+        if let Err(error) = self.check(&mut request) {
             return async_graphql::Response::from_errors(vec![error]);
         }
+        // The check parsed it: this is the request's own parse, kept for execution.
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc.clone(),
+            Err(error) => return async_graphql::Response::from_errors(vec![error]),
+        };
         let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(self.prepare(request, credentials)).await;
+        if refused_before_execution(&response) {
+            // Validation failed: nothing ran, and no pass of ours walks an invalid document.
+            add_request_error_codes(&mut response);
+            return response;
+        }
         ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
         response
+    }
+}
+
+/// Whether async-graphql refused the request before executing it: no data, and only errors
+/// without a path (parse, validation and limits; a resolver's error always has one).
+fn refused_before_execution(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Gives async-graphql's own request errors a stable code, as every error must have. It has
+/// none of its own, so the two limit messages are recognized by their text (pinned by a test).
+fn add_request_error_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_some() {
+            continue;
+        }
+        let code = match error.message.as_str() {
+            "Query is too complex." => codes::QUERY_TOO_COMPLEX,
+            "Query is nested too deep." => codes::QUERY_TOO_DEEP,
+            m if m.starts_with("The recursion depth of the query") => codes::QUERY_TOO_COMPLEX,
+            _ => codes::GRAPHQL_VALIDATION_FAILED,
+        };
+        ext.set("code", code);
     }
 }
 
@@ -171,6 +233,7 @@ pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
+        .limit_recursive_depth(limits.nesting)
         .disable_suggestions();
     if !limits.introspection {
         builder = builder.disable_introspection();

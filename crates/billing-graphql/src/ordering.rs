@@ -9,7 +9,7 @@
 //! reordering every object, and completing failed fields as the spec says. Linear in the size
 //! of the response; the type look-ups happen only when the response has errors.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
@@ -54,6 +54,10 @@ pub(crate) fn shape(
     operation_name: Option<&str>,
     types: &FieldTypes,
 ) {
+    // No data: nothing ran (a document refused by validation never gets here from `execute`).
+    if !matches!(response.data, Value::Object(_)) {
+        return;
+    }
     let Some(op) = operation(doc, operation_name) else { return };
     // Field types matter only to complete failed fields.
     let types = (!response.errors.is_empty()).then_some(types);
@@ -106,13 +110,18 @@ impl<'d> Walk<'d> {
     /// The slots of merged selection sets, in query order.
     fn slots(&self, sets: &[&'d SelectionSet]) -> Vec<Slot<'d>> {
         let mut out = Vec::new();
+        let mut visited = HashSet::new();
         for set in sets {
-            self.collect(set, &mut out);
+            self.collect(set, &mut out, &mut visited);
         }
         out
     }
 
-    fn collect(&self, set: &'d SelectionSet, out: &mut Vec<Slot<'d>>) {
+    /// Collects the fields of `set` into `out`, as the spec's CollectFields does: a fragment
+    /// already collected into these slots is not collected again (`visited`), so a cycle ends
+    /// and repeated spreads cost nothing. `BillingGraph::check` has refused cycles and bounded
+    /// the nesting before execution; the visited set keeps this walk finite on its own.
+    fn collect(&self, set: &'d SelectionSet, out: &mut Vec<Slot<'d>>, visited: &mut HashSet<&'d Name>) {
         for item in &set.items {
             match &item.node {
                 Selection::Field(f) => {
@@ -123,10 +132,13 @@ impl<'d> Walk<'d> {
                         None => out.push(Slot { key, field: &f.node.name.node, sets: vec![sub] }),
                     }
                 }
-                Selection::InlineFragment(i) => self.collect(&i.node.selection_set.node, out),
+                Selection::InlineFragment(i) => self.collect(&i.node.selection_set.node, out, visited),
                 Selection::FragmentSpread(s) => {
-                    if let Some(fragment) = self.doc.fragments.get(&s.node.fragment_name.node) {
-                        self.collect(&fragment.node.selection_set.node, out);
+                    let name = &s.node.fragment_name.node;
+                    if let Some(fragment) = self.doc.fragments.get(name)
+                        && visited.insert(name)
+                    {
+                        self.collect(&fragment.node.selection_set.node, out, visited);
                     }
                 }
             }

@@ -219,3 +219,26 @@ async fn an_unreachable_upstream_is_unavailable() {
     let (_, errors) = run(&graph, creds, &format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#)).await;
     assert_eq!(codes(&errors), ["UPSTREAM_UNAVAILABLE"]);
 }
+
+/// Ids that cannot be ids are the caller's error, found before the budget or an upstream is
+/// touched; they once reached the client library and came back as `UPSTREAM_INVALID_RESPONSE`.
+#[tokio::test]
+async fn bad_ids_are_bad_user_input_before_any_call() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    let long = "9".repeat(129);
+    for id in ["", ".", "..", "a/b", "../../x", "a\\b", "a\u{1}b", "a\nb", long.as_str()] {
+        let id_literal = serde_json::to_string(id).unwrap();
+        let (data, errors) = run(&graph, demo(&sim), &format!("{{ organization(id: {id_literal}) {{ costs {{ total }} }} }}")).await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{id:?}: {errors:#?}");
+        assert!(data["organization"].is_null(), "{id:?}");
+        let q = format!(r#"{{ organization(id: "{org}") {{ deployment(id: {id_literal}) {{ name }} }} }}"#);
+        let (_, errors) = run(&graph, demo(&sim), &q).await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{id:?}: {errors:#?}");
+        let q = format!(r#"{{ usageAggregates(filter: {{ accountIds: [{id_literal}] }}) {{ totalCount }} }}"#);
+        let (_, errors) = run(&graph, demo(&sim), &q).await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{id:?}: {errors:#?}");
+    }
+    assert_eq!(sim.stats().total(), 0);
+}

@@ -1,4 +1,5 @@
-//! Limits hold before any upstream call: aliases, depth, complexity, and the call budget.
+//! Limits hold before any upstream call: document bounds (cycles, fragment fan-out, nesting,
+//! tokens), aliases, depth, complexity, and the call budget.
 
 mod common;
 
@@ -32,7 +33,64 @@ async fn complex_list_queries_are_refused_before_any_call() {
     );
     let (_, errors) = run(&graph, demo(&sim), &q).await;
     assert!(errors[0]["message"].as_str().unwrap().contains("complex"), "{errors:#?}");
+    assert_eq!(codes(&errors), ["QUERY_TOO_COMPLEX"]);
     assert_eq!(sim.stats().total(), 0);
+}
+
+/// `n` fragments on `on`, each spreading the next twice; the last selects `leaf`.
+fn fan_out(n: usize, on: &str, leaf: &str) -> String {
+    let mut q = String::new();
+    for i in 0..n - 1 {
+        q.push_str(&format!("fragment F{i} on {on} {{ ...F{next} ...F{next} }}\n", next = i + 1));
+    }
+    q.push_str(&format!("fragment F{} on {on} {{ {leaf} }}\n", n - 1));
+    q
+}
+
+/// Each of these once crashed the process (a stack overflow) or held a core for seconds. Each
+/// answers a coded error, calls no upstream, and the graph answers the next query.
+#[tokio::test]
+async fn hostile_documents_are_refused_with_a_code_before_any_call() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    let cases = [
+        ("{ ...A } fragment A on Query { ...A }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+        ("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+        (
+            format!(r#"{{ organization(id: "{org}") {{ ...O }} }} fragment O on Organization {{ deployments {{ id ...D }} }} fragment D on Deployment {{ ...D }}"#),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (format!("{{ ...F0 }}\n{}", fan_out(24, "Query", "__typename")), "QUERY_TOO_COMPLEX"),
+        (
+            format!(r#"{{ organization(id: "{org}") {{ deployments {{ ...F0 }} }} }} {}"#, fan_out(24, "Deployment", "id")),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (format!("{{ organization(id: {}1{}) {{ id }} }}", "[".repeat(2_000), "]".repeat(2_000)), "QUERY_TOO_COMPLEX"),
+        ("{ __typename ".repeat(20_000), "TOKEN_LIMIT_EXCEEDED"),
+        ("{ organization(id: ".to_owned(), "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+    ];
+    for (query, code) in cases {
+        let (data, errors) = run(&graph, demo(&sim), &query).await;
+        assert_eq!(codes(&errors), [code], "{}: {errors:#?}", &query[..query.len().min(80)]);
+        assert!(data.is_null());
+    }
+    assert_eq!(sim.stats().total(), 0);
+    let data = data(&graph, demo(&sim), "{ __typename }").await;
+    assert_eq!(data["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn a_fragment_spread_twice_is_answered_once() {
+    let sim = sim().await;
+    let graph = uncached(&sim);
+    let org = &sim.dataset().demo_org().id;
+    let q = format!(r#"{{ organization(id: "{org}") {{ ...O ...O id }} }} fragment O on Organization {{ id costs {{ total }} }}"#);
+    let data = data(&graph, demo(&sim), &q).await;
+    assert_eq!(data["organization"]["id"], org.as_str());
+    assert!(data["organization"]["costs"]["total"].is_number());
+    assert_eq!(sim.stats().total(), 1);
 }
 
 #[tokio::test]
@@ -49,6 +107,7 @@ async fn deep_queries_are_refused() {
     )
     .await;
     assert!(errors[0]["message"].as_str().unwrap().contains("nested too deep"), "{errors:#?}");
+    assert_eq!(codes(&errors), ["QUERY_TOO_DEEP"]);
     assert_eq!(sim.stats().total(), 0);
 }
 

@@ -18,7 +18,7 @@ mod macros;
 pub mod chart;
 pub mod elastic;
 mod enums;
-mod ids;
+pub mod ids;
 mod month;
 mod range;
 pub mod serde_util;
@@ -29,6 +29,6 @@ pub use enums::{
     DimensionType, Direction, DisplayQuantityType, InstanceType, InstanceTypeFilter, ResourceKind, ServerlessGroupBy,
     UsageType,
 };
-pub use ids::{AccountId, DeploymentId, InstanceId, OrganizationId};
+pub use ids::{AccountId, DeploymentId, IdError, InstanceId, OrganizationId};
 pub use month::{Month, MonthError};
 pub use range::{Bucketing, BucketingError, DateRange, DateRangeError, parse_instant};

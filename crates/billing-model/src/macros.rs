@@ -103,6 +103,12 @@ macro_rules! id_type {
                 $name(id.into())
             }
 
+            /// An id a caller sent, refused when it cannot be one (see [`crate::ids::check`]):
+            /// the caller's error, found before any upstream is asked.
+            pub fn parse(id: &str) -> Result<Self, $crate::ids::IdError> {
+                $crate::ids::check(id).map(|()| $name(id.to_owned()))
+            }
+
             /// The raw id.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -18,7 +18,7 @@ pub use organization::Organization;
 pub(crate) use usage::attach as attach_usage;
 pub use usage::{PageInfo, UsageAggregate, UsageAggregateConnection, UsageAggregateEdge, UsageFilter, UsageOrderBy};
 
-use crate::error::Result;
+use crate::error::{GatewayError, Result};
 
 /// Complexity of a field that may call an upstream.
 pub(crate) const CALL: usize = 10;
@@ -34,9 +34,11 @@ pub struct CostsQuery;
 impl CostsQuery {
     /// An Elastic Cloud organization by id. Calls no upstream by itself: each field of
     /// `Organization` calls its own endpoint when selected, so an unknown organization shows up
-    /// as an `organization.not_found` error on those fields.
-    async fn organization(&self, id: ID) -> Option<Organization> {
-        Some(Organization { id: billing_model::OrganizationId::new(id.0) })
+    /// as an `organization.not_found` error on those fields. An id that cannot be one (empty,
+    /// `..`, with a slash or a control character, over 128 bytes) is `BAD_USER_INPUT`.
+    async fn organization(&self, id: ID) -> Result<Option<Organization>> {
+        let id = billing_model::OrganizationId::parse(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")))?;
+        Ok(Some(Organization { id }))
     }
 }
 

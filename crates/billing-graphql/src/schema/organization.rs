@@ -9,7 +9,7 @@ use super::instance::Instance;
 use super::types::{
     Bucketing, Chart, CostsOverview, InstanceTypeFilter, ItemizedCosts, Product, ServerlessGroupBy, products,
 };
-use crate::error::Result;
+use crate::error::{GatewayError, Result};
 use crate::loaders::{load, state};
 use crate::query::{Range, V1Charts, V1Deployments, V1Items, V1Overview, V2Charts, V2Instances, V2Items};
 
@@ -76,6 +76,7 @@ impl Organization {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Option<Deployment>> {
+        billing_model::ids::check(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")))?;
         let range = range(ctx, from, to)?;
         let q = V1Deployments { org: self.id.clone(), range };
         let costs = load(ctx, q).await?;

@@ -257,7 +257,14 @@ pub(crate) async fn usage_aggregates(
 fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
     let accounts = match f.account_ids {
         Some(ids) if ids.is_empty() => return Ok(None),
-        Some(ids) => Filter::any(ids.iter().map(|id| Filter::account(&AccountId::new(id.as_str())))),
+        Some(ids) => {
+            let ids = ids
+                .iter()
+                .map(|id| AccountId::parse(id.as_str()).map(|a| Filter::account(&a)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| GatewayError::BadInput(format!("accountIds: {e}")))?;
+            Filter::any(ids)
+        }
         None => None,
     };
     let months = match f.months {
