@@ -30,7 +30,6 @@ use serde_json::json;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{Config, LogFormat};
@@ -128,7 +127,7 @@ impl Gateway {
                 ("talkdesk", urls[2].clone()),
             ]),
             graphiql: (!config.no_graphiql).then(|| Arc::from(graphiql::page("/graphql", &example))),
-            metrics: telemetry::prometheus(),
+            metrics: telemetry::prometheus().inspect(telemetry::keep_up),
         };
         Ok(Gateway { state, config, sim, demo })
     }
@@ -192,6 +191,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             tokens: config.max_tokens,
             nesting: config.max_nesting,
             expanded_fields: config.max_expanded_fields,
+            execution_timeout: config.request_timeout(),
             upstream_calls: config.upstream_budget,
             introspection: !config.no_introspection,
         },
@@ -251,8 +251,11 @@ fn router(state: AppState, config: &Config) -> Router {
                 if host_allowed(&req, &hosts) {
                     next.run(req).await
                 } else {
-                    let body = json!({ "errors": [{ "message": "this host name is not served here (see --allowed-hosts)", "extensions": { "code": "MISDIRECTED_REQUEST" } }] });
-                    (StatusCode::MISDIRECTED_REQUEST, axum::Json(body)).into_response()
+                    graphql_error(
+                        StatusCode::MISDIRECTED_REQUEST,
+                        "MISDIRECTED_REQUEST",
+                        "this host name is not served here (see --allowed-hosts)",
+                    )
                 }
             }
         }));
@@ -262,7 +265,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout()))
+        .layer(axum::middleware::from_fn_with_state(config.request_timeout(), time_limit))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // Method, path and request id only: no query string, no headers.
@@ -286,6 +289,32 @@ fn router(state: AppState, config: &Config) -> Router {
         );
     }
     app
+}
+
+/// Answers `504` with a GraphQL error when a request passes its time. Dropping the handler's
+/// future stops its work: a shared execution whose last caller this was stops too.
+async fn time_limit(
+    State(limit): State<Duration>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("billing_graphql_requests_total", "outcome" => "timeout").increment(1);
+            graphql_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                &format!("the request took longer than {} s", limit.as_secs()),
+            )
+        }
+    }
+}
+
+/// A response with one GraphQL error and its code, as JSON.
+pub(crate) fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
 }
 
 /// Whether the request's `Host` (without its port) is one of `hosts`.

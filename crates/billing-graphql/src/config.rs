@@ -47,6 +47,9 @@ pub struct Limits {
     /// Maximum fields in a document once its fragments are expanded, over every operation and
     /// fragment definition (counted without expanding).
     pub expanded_fields: usize,
+    /// Time for one execution shared by identical requests: past it, it stops and its callers
+    /// get `REQUEST_TIMEOUT`. (A request that runs alone stops when its caller drops it.)
+    pub execution_timeout: Duration,
     /// Maximum upstream calls one request may make (cache hits are free).
     pub upstream_calls: u32,
     /// Whether introspection queries are answered.
@@ -62,6 +65,7 @@ impl Default for Limits {
             tokens: 10_000,
             nesting: 32,
             expanded_fields: 2_000,
+            execution_timeout: Duration::from_secs(30),
             upstream_calls: 200,
             introspection: true,
         }

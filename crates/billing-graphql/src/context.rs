@@ -2,7 +2,7 @@
 //! DataLoaders. Nothing here outlives a request, so no loader ever mixes two callers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use billing_http::{
     ElasticBillingV1, ElasticBillingV2, ElasticCredentials, TalkdeskBillingInsights, TalkdeskToken, Upstream,
@@ -137,25 +137,45 @@ impl RequestState {
         }
     }
 
-    /// Fails when the request's budget is already spent: checked before joining a shared fetch,
-    /// so a request with calls left never starts one it cannot pay for, and one without calls
-    /// left never makes another request's shared fetch fail.
-    pub(crate) fn check_budget(&self) -> Result<()> {
-        if self.spent.load(Ordering::Relaxed) >= self.budget {
-            return Err(GatewayError::BudgetExceeded { budget: self.budget });
-        }
-        Ok(())
-    }
-
-    /// Spends one upstream call from the request's budget.
-    pub(crate) fn spend(&self) -> Result<()> {
-        if self.spent.fetch_add(1, Ordering::Relaxed) >= self.budget {
-            return Err(GatewayError::BudgetExceeded { budget: self.budget });
-        }
-        Ok(())
+    /// Reserves one upstream call from the request's budget, or fails when it is spent. The
+    /// check and the spend are one atomic step, so concurrent fields of one request never
+    /// reserve more than the budget between them.
+    ///
+    /// A field reserves *before* it starts or joins a shared fetch, and the fetch itself spends
+    /// nothing: so a budget error is always the failing request's own, and never the answer of
+    /// a fetch another request joined. A reservation that no call used (a cache hit, a joined
+    /// fetch) goes back to the budget when dropped.
+    pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
+        self.spent
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |spent| (spent < self.budget).then_some(spent + 1))
+            .map_err(|_| GatewayError::BudgetExceeded { budget: self.budget })?;
+        Ok(Reservation { state: self, used: AtomicBool::new(false) })
     }
 
     pub(crate) fn upstreams(&self) -> &Upstreams {
         &self.services.upstreams
+    }
+}
+
+/// One upstream call reserved from a request's budget: spent by [`Reservation::use_it`], given
+/// back when dropped unused.
+#[derive(Debug)]
+pub(crate) struct Reservation<'a> {
+    state: &'a RequestState,
+    used: AtomicBool,
+}
+
+impl Reservation<'_> {
+    /// Marks the reserved call as made.
+    pub(crate) fn use_it(&self) {
+        self.used.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.used.load(Ordering::Acquire) {
+            self.state.spent.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }

@@ -46,6 +46,8 @@ pub mod codes {
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
     /// The document has more lexical tokens than allowed; refused before parsing.
     pub const TOKEN_LIMIT_EXCEEDED: &str = "TOKEN_LIMIT_EXCEEDED";
+    /// The request did not finish within its time.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// The document has more aliases than allowed.
     pub const ALIAS_LIMIT_EXCEEDED: &str = "ALIAS_LIMIT_EXCEEDED";
 }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_graphql::Response;
 use futures::FutureExt;
@@ -17,20 +18,33 @@ use futures::future::{BoxFuture, Shared};
 
 use crate::cache::{Fingerprint, Fingerprinter};
 use crate::context::{Credential, Credentials};
+use crate::error::codes;
 
 type Flight = Shared<BoxFuture<'static, Arc<Response>>>;
+
+/// One execution in flight and the callers waiting on it.
+struct Entry {
+    /// Tells this execution from a later one under the same key.
+    id: u64,
+    flight: Flight,
+    waiters: usize,
+    /// Stops the execution's task; `None` outside a runtime, where the execution is polled by
+    /// its callers and stops when they drop it.
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+type Map = Arc<Mutex<HashMap<[u8; 32], Entry>>>;
 
 /// The executions in flight, by [`key`].
 #[derive(Default)]
 pub(crate) struct Flights {
-    inner: Arc<Mutex<HashMap<[u8; 32], Flight>>>,
+    inner: Map,
     started: AtomicU64,
 }
 
 impl std::fmt::Debug for Flights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.inner.lock().map_or(0, |m| m.len());
-        f.debug_struct("Flights").field("in_flight", &n).finish()
+        f.debug_struct("Flights").field("in_flight", &self.in_flight()).finish()
     }
 }
 
@@ -40,61 +54,110 @@ impl Flights {
         self.started.load(Ordering::Relaxed)
     }
 
+    /// Executions in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.inner.lock().map_or(0, |m| m.len())
+    }
+
     /// Runs `execute`, or joins the identical execution already in flight under `key`.
-    pub(crate) async fn run(&self, key: [u8; 32], execute: impl FnOnce() -> BoxFuture<'static, Response>) -> Response {
-        let flight = {
+    ///
+    /// The execution runs as its own task, so a caller that goes does not cancel it for the
+    /// others; when the last caller has gone, or after `timeout`, it stops: no work outlives
+    /// every request that wanted it.
+    pub(crate) async fn run(
+        &self,
+        key: [u8; 32],
+        timeout: Duration,
+        execute: impl FnOnce() -> BoxFuture<'static, Response>,
+    ) -> Response {
+        let (id, flight) = {
             let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(flight) = map.get(&key) {
+            if let Some(entry) = map.get_mut(&key) {
                 metrics::counter!("billing_graphql_coalesced_total").increment(1);
-                flight.clone()
+                entry.waiters += 1;
+                (entry.id, entry.flight.clone())
             } else {
-                self.started.fetch_add(1, Ordering::Relaxed);
-                let leave = Leave { map: Arc::clone(&self.inner), key };
+                let id = self.started.fetch_add(1, Ordering::Relaxed);
+                let leave = Leave { map: Arc::clone(&self.inner), key, id };
                 let run = execute();
                 let task = async move {
-                    // Leaves the map when done, panicked or not: later arrivals start afresh.
+                    // Leaves the map when done, panicked, timed out or stopped: later arrivals
+                    // start afresh.
                     let _leave = leave;
                     metrics::counter!("billing_graphql_executions_total").increment(1);
-                    Arc::new(run.await)
+                    match tokio::time::timeout(timeout, run).await {
+                        Ok(response) => Arc::new(response),
+                        Err(_) => Arc::new(error_response(
+                            codes::REQUEST_TIMEOUT,
+                            format!("the request took longer than {} ms", timeout.as_millis()),
+                        )),
+                    }
                 };
-                // The execution runs as its own task, so it finishes (and frees its upstream
-                // slots and its map entry) even when every caller waiting on it has gone.
-                let flight: Flight = match tokio::runtime::Handle::try_current() {
+                let (flight, abort): (Flight, _) = match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => {
                         let join = runtime.spawn(task);
-                        async move { join.await.unwrap_or_else(|_| Arc::new(failed())) }.boxed().shared()
+                        let abort = join.abort_handle();
+                        let flight = async move {
+                            join.await.unwrap_or_else(|_| Arc::new(error_response(codes::INTERNAL, "internal error".into())))
+                        };
+                        (flight.boxed().shared(), Some(abort))
                     }
-                    Err(_) => task.boxed().shared(),
+                    Err(_) => (task.boxed().shared(), None),
                 };
-                map.insert(key, flight.clone());
-                flight
+                map.insert(key, Entry { id, flight: flight.clone(), waiters: 1, abort });
+                (id, flight)
             }
         };
+        let waiter = Waiter { map: Arc::clone(&self.inner), key, id };
         // Awaiting consumes this handle, so a request that shared with nobody owns the answer.
         let response = flight.await;
+        drop(waiter);
         Arc::try_unwrap(response).unwrap_or_else(|shared| copy(&shared))
     }
 }
 
-/// Removes a flight from the map when dropped.
+/// Removes a finished execution from the map (not a later one under the same key).
 struct Leave {
-    map: Arc<Mutex<HashMap<[u8; 32], Flight>>>,
+    map: Map,
     key: [u8; 32],
+    id: u64,
 }
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.get(&self.key).is_some_and(|e| e.id == self.id) {
+            map.remove(&self.key);
+        }
     }
 }
 
-/// The answer when an execution panicked: an error, never a crashed server.
-fn failed() -> Response {
-    let mut error = async_graphql::ServerError::new("internal error", None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "INTERNAL");
-    error.extensions = Some(ext);
-    Response::from_errors(vec![error])
+/// A caller waiting on an execution. The last to go, answered or not (a client that hung up,
+/// a timeout above), stops the execution if it still runs.
+struct Waiter {
+    map: Map,
+    key: [u8; 32],
+    id: u64,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = map.get_mut(&self.key).filter(|e| e.id == self.id) else { return };
+        entry.waiters -= 1;
+        if entry.waiters == 0 {
+            if let Some(abort) = &entry.abort {
+                abort.abort();
+            }
+            map.remove(&self.key);
+        }
+    }
+}
+
+/// An answer with one coded error: when an execution panicked (never a crashed server), or
+/// ran out of time.
+fn error_response(code: &'static str, message: String) -> Response {
+    Response::from_errors(vec![crate::bounds::error(code, message)])
 }
 
 fn copy(r: &Response) -> Response {

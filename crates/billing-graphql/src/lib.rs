@@ -105,6 +105,12 @@ impl BillingGraph {
         self.flights.started()
     }
 
+    /// Shared executions running now. One whose callers have all gone is stopped and no longer
+    /// counts.
+    pub fn executions_in_flight(&self) -> usize {
+        self.flights.in_flight()
+    }
+
     /// Executes a request with the caller's credentials.
     ///
     /// With the cache on, identical requests in flight at once (same document, operation name,
@@ -123,7 +129,7 @@ impl BillingGraph {
         let start = move || {
             Box::pin(async move { graph.run(request, credentials).await }) as futures::future::BoxFuture<'static, _>
         };
-        self.flights.run(key, start).await
+        self.flights.run(key, self.services.config.limits.execution_timeout, start).await
     }
 
     /// Checks a request's document before anything runs, and parses it once (the request keeps

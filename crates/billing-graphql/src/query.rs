@@ -100,12 +100,14 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     let _ = write!(args, "|{}", billing_model::Month::of(state.now));
     let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args };
     let closed = q.is_closed(state.now);
-    state.check_budget()?;
+    // Reserved before starting or joining a fetch, so the fetch spends nothing and can never
+    // fail for want of this request's budget while another request waits on it.
+    let reservation = state.reserve()?;
     let (result, _) = state
         .services
         .cache
         .get_or_fetch(key, closed, async {
-            state.spend()?;
+            reservation.use_it();
             q.call(state).await.inspect_err(|e| {
                 if let GatewayError::Upstream(e) = e {
                     // The whole story for operators; clients get the short form without

@@ -4,7 +4,9 @@
 mod common;
 
 use billing_graphql::SchemaConfig;
-use billing_sim::endpoints as ep;
+use std::time::Duration;
+
+use billing_sim::{Latency, endpoints as ep};
 use common::*;
 
 #[tokio::test]
@@ -127,6 +129,33 @@ async fn past_the_call_budget_fields_fail_with_a_typed_error() {
     assert!(codes(&errors).iter().all(|c| c == "UPSTREAM_BUDGET_EXCEEDED"), "{errors:#?}");
     assert_eq!(sim.stats().total(), 5, "the budget caps the calls made");
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
+}
+
+/// A request with budget left never fails for want of another request's budget. Each request
+/// here may make one call; the first asks for two endpoints (one of its fields must fail), the
+/// second for one of them, at once and with the same credential, so it may join the first's
+/// fetch. Before budgets were reserved ahead of joining, the first's fetch could start with a
+/// call left, find its sibling field had spent it, and fail with the first's budget error:
+/// an answer the second, joined to it, got too.
+#[tokio::test]
+async fn a_budget_error_is_never_shared_with_another_request() {
+    let sim = sim().await;
+    sim.set_latency(Some(ep::V1_CHARTS), Latency::Fixed(Duration::from_millis(20)));
+    let mut config = SchemaConfig::default();
+    config.limits.upstream_calls = 1;
+    config.cache.ttl = Duration::from_millis(1);
+    config.cache.closed_ttl = Duration::from_millis(1);
+    let graph = graph(&sim, config);
+    let org = &sim.dataset().demo_org().id;
+    let both = format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} charts {{ points {{ total }} }} }} }}"#);
+    let charts = format!(r#"{{ organization(id: "{org}") {{ charts {{ points {{ total }} }} }} }}"#);
+    for _ in 0..20 {
+        let ((_, first), (data, second)) =
+            tokio::join!(run(&graph, demo(&sim), &both), run(&graph, demo(&sim), &charts));
+        assert_eq!(codes(&first), ["UPSTREAM_BUDGET_EXCEEDED"], "one of two fields is over budget");
+        assert!(second.is_empty(), "{second:#?}");
+        assert!(data["organization"]["charts"]["points"].is_array());
+    }
 }
 
 #[tokio::test]

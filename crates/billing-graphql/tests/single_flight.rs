@@ -42,22 +42,47 @@ async fn without_the_cache_every_request_executes() {
 }
 
 #[tokio::test]
-async fn an_abandoned_execution_still_finishes_and_leaves() {
-    // Regression: a flight whose every caller went away was never polled again, so it kept its
-    // upstream slot and its map entry, and a later identical request joined a stale run.
+async fn an_abandoned_execution_stops_and_leaves() {
+    // An execution whose every caller has gone (a client that hung up, a timeout above) is
+    // stopped: it leaves the map at once, and makes none of the calls it had yet to make.
     let sim = sim().await;
     sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(200)));
-    let mut config = SchemaConfig::default();
-    config.cache.ttl = Duration::from_millis(1);
-    config.cache.closed_ttl = Duration::from_millis(1);
-    let graph = graph(&sim, config);
-    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
+    let graph = graph(&sim, SchemaConfig::default());
+    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id charts {{ points {{ total }} }} }} }} }}"#, sim.dataset().demo_org().id);
     let abandoned = tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)).await;
     assert!(abandoned.is_err(), "the caller gave up");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let logged = sim.requests();
-    assert_eq!(logged.len(), 1);
-    assert_eq!(logged[0].status, Some(200), "the upstream call ran to its end without a caller");
+    assert_eq!(graph.executions_in_flight(), 0, "stopped when its last caller went");
+    // Past the latency, a running execution would have gone on to each deployment's charts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENT_CHARTS), 0);
     data(&graph, demo(&sim), &q).await;
     assert_eq!(graph.shared_executions(), 2, "a later request starts afresh");
+}
+
+#[tokio::test]
+async fn one_caller_going_does_not_stop_the_execution_for_the_others() {
+    let sim = sim().await;
+    sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(200)));
+    let graph = graph(&sim, SchemaConfig::default());
+    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
+    let (gone, stayed) =
+        tokio::join!(tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)), data(&graph, demo(&sim), &q));
+    assert!(gone.is_err());
+    assert!(!stayed["organization"]["deployments"].as_array().unwrap().is_empty());
+    assert_eq!(graph.shared_executions(), 1);
+    assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
+}
+
+#[tokio::test]
+async fn a_shared_execution_past_its_time_stops_with_a_code() {
+    let sim = sim().await;
+    sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_secs(5)));
+    let mut config = SchemaConfig::default();
+    config.limits.execution_timeout = Duration::from_millis(100);
+    let graph = graph(&sim, config);
+    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
+    let (data, errors) = run(&graph, demo(&sim), &q).await;
+    assert!(data.is_null());
+    assert_eq!(codes(&errors), ["REQUEST_TIMEOUT"]);
+    assert_eq!(graph.executions_in_flight(), 0);
 }
