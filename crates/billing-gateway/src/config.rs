@@ -43,6 +43,13 @@ pub struct Config {
     #[arg(skip)]
     pub talkdesk_token: Option<String>,
 
+    /// Apply ELASTIC_API_KEY/TALKDESK_TOKEN to callers that send none even when listening on a
+    /// non-loopback address. Without it the gateway refuses to start that way: anyone who
+    /// reaches the address would spend the server's credentials. Set it only behind a proxy
+    /// that authenticates callers.
+    #[arg(long, env = "BILLING_EXPOSE_SERVER_CREDENTIALS")]
+    pub expose_server_credentials: bool,
+
     /// Response cache TTL for ranges that include the present, in seconds (0 turns the cache off).
     #[arg(long, env = "BILLING_CACHE_TTL_SECS", default_value_t = 60)]
     pub cache_ttl_secs: u64,
@@ -151,6 +158,7 @@ impl std::fmt::Debug for Config {
             sim,
             elastic_api_key,
             talkdesk_token,
+            expose_server_credentials,
             cache_ttl_secs,
             cache_closed_ttl_secs,
             cache_max_mib,
@@ -183,6 +191,7 @@ impl std::fmt::Debug for Config {
             .field("sim", sim)
             .field("elastic_api_key", &elastic_api_key.as_ref().map(|_| "[REDACTED]"))
             .field("talkdesk_token", &talkdesk_token.as_ref().map(|_| "[REDACTED]"))
+            .field("expose_server_credentials", expose_server_credentials)
             .field("cache_ttl_secs", cache_ttl_secs)
             .field("cache_closed_ttl_secs", cache_closed_ttl_secs)
             .field("cache_max_mib", cache_max_mib)

@@ -218,6 +218,14 @@ pub(crate) async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuer
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    if crate::csrf::refuses_get(&headers, &app.allowed_origins) {
+        return Refusal::status(
+            StatusCode::FORBIDDEN,
+            "CSRF_PREVENTED",
+            "a cross-site GET must carry an Apollo-Require-Preflight header (or use POST with JSON)",
+        )
+        .into_response(media);
+    }
     match Params::from_query_string(raw.as_deref().unwrap_or("")) {
         Ok(params) => execute(app, &headers, media, params, true).await,
         Err(refusal) => refusal.into_response(media),

@@ -3,6 +3,7 @@
 //! `billing-graphql`'s, the clients `billing-http`'s.
 
 mod config;
+mod csrf;
 mod graphiql;
 mod graphql_http;
 mod state;
@@ -46,6 +47,13 @@ pub enum StartError {
     Transport(#[from] billing_http::TransportError),
     #[error("could not start the embedded simulator")]
     Sim(#[source] std::io::Error),
+    #[error(
+        "refusing to start: {0} would be used for every caller that sends no credential of its own, and {1} is \
+         not a loopback address, so anyone who reaches it could spend them. Listen on 127.0.0.1, unset them \
+         (callers then send their own), or, behind a proxy that authenticates callers, set \
+         --expose-server-credentials (BILLING_EXPOSE_SERVER_CREDENTIALS=true)"
+    )]
+    ExposedCredentials(&'static str, std::net::SocketAddr),
 }
 
 /// What a person needs to try the demo: printed in the banner.
@@ -98,6 +106,9 @@ impl Gateway {
                 );
             }
         } else {
+            if let Some(names) = exposed_credentials(&config) {
+                return Err(StartError::ExposedCredentials(names, config.listen));
+            }
             defaults.elastic.clone_from(&config.elastic_api_key);
             defaults.talkdesk.clone_from(&config.talkdesk_token);
         }
@@ -127,6 +138,7 @@ impl Gateway {
                 ("talkdesk", urls[2].clone()),
             ]),
             graphiql: (!config.no_graphiql).then(|| Arc::from(graphiql::page("/graphql", &example))),
+            allowed_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
             metrics: telemetry::prometheus().inspect(telemetry::keep_up),
         };
         Ok(Gateway { state, config, sim, demo })
@@ -150,6 +162,20 @@ impl Gateway {
     /// The HTTP application.
     pub fn router(&self) -> Router {
         router(self.state.clone(), &self.config)
+    }
+}
+
+/// The server-side credentials that a non-loopback address would offer to anyone, unless the
+/// operator said so (`--expose-server-credentials`). `None` when nothing is exposed.
+fn exposed_credentials(config: &Config) -> Option<&'static str> {
+    if config.listen.ip().is_loopback() || config.expose_server_credentials {
+        return None;
+    }
+    match (config.elastic_api_key.is_some(), config.talkdesk_token.is_some()) {
+        (true, true) => Some("ELASTIC_API_KEY and TALKDESK_TOKEN"),
+        (true, false) => Some("ELASTIC_API_KEY"),
+        (false, true) => Some("TALKDESK_TOKEN"),
+        (false, false) => None,
     }
 }
 
@@ -418,4 +444,77 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A configuration for real upstreams (nothing listens there: building calls nothing).
+    fn upstream_config(listen: &str) -> Config {
+        let mut config = Config::defaults();
+        config.listen = listen.parse().unwrap();
+        config.elastic_v1_url = Some("http://127.0.0.1:9/api/v1".to_owned());
+        config.elastic_api_key = Some("ApiKey server-side".to_owned());
+        config
+    }
+
+    #[tokio::test]
+    async fn server_side_credentials_are_not_offered_on_a_public_address() {
+        let refused = Gateway::build(upstream_config("0.0.0.0:8080")).await.unwrap_err();
+        assert!(matches!(refused, StartError::ExposedCredentials("ELASTIC_API_KEY", _)), "{refused:?}");
+        assert!(refused.to_string().contains("--expose-server-credentials"), "{refused}");
+
+        let mut config = upstream_config("0.0.0.0:8080");
+        config.expose_server_credentials = true;
+        assert!(Gateway::build(config).await.is_ok(), "the operator said so");
+        assert!(Gateway::build(upstream_config("127.0.0.1:8080")).await.is_ok(), "loopback");
+        let mut config = upstream_config("0.0.0.0:8080");
+        config.elastic_api_key = None;
+        assert!(Gateway::build(config).await.is_ok(), "no server-side credential, nothing exposed");
+    }
+
+    async fn graphql_get(router: &Router, headers: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::get("/graphql?query=%7B__typename%7D").header(header::HOST, "localhost");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_cross_site_get_is_refused_unless_preflighted() {
+        let gateway = Gateway::build(Config::defaults()).await.unwrap();
+        let router = gateway.router();
+        let (status, body) = graphql_get(&router, &[("sec-fetch-site", "cross-site")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "CSRF_PREVENTED");
+        let (status, body) = graphql_get(&router, &[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "1")]).await;
+        assert_eq!((status, &body["data"]["__typename"]), (StatusCode::OK, &json!("Query")));
+        let (status, _) = graphql_get(&router, &[]).await;
+        assert_eq!(status, StatusCode::OK, "not a browser: not cross-site");
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_time_is_a_504_with_a_coded_body() {
+        // The time limit is a backstop: upstream calls have shorter deadlines of their own, so a
+        // slow handler stands in for whatever else could hold a request.
+        let router = Router::new()
+            .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(10)).await }))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(50), time_limit));
+        let response = router.oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT");
+    }
 }
