@@ -82,6 +82,19 @@ pub struct Config {
     #[arg(long, env = "BILLING_UPSTREAM_RPS", default_value_t = 100)]
     pub upstream_rps: u32,
 
+    /// Upstream calls one caller (one credential) may have in flight at once, per upstream,
+    /// so a heavy caller leaves room for the others (0: no per-caller share).
+    #[arg(long, env = "BILLING_CALLER_UPSTREAM_CONCURRENCY", default_value_t = 8)]
+    pub caller_upstream_concurrency: usize,
+
+    /// GraphQL requests per second per caller (0: no limit); past it, 429 with Retry-After.
+    #[arg(long, env = "BILLING_CALLER_RPS", default_value_t = 50)]
+    pub caller_rps: u32,
+
+    /// Burst of GraphQL requests per caller above the steady rate.
+    #[arg(long, env = "BILLING_CALLER_BURST", default_value_t = 100)]
+    pub caller_burst: u32,
+
     /// Upstream calls one GraphQL request may make (cache hits are free).
     #[arg(long, env = "BILLING_UPSTREAM_BUDGET", default_value_t = 200)]
     pub upstream_budget: u32,
@@ -167,6 +180,9 @@ impl std::fmt::Debug for Config {
             upstream_attempts,
             upstream_concurrency,
             upstream_rps,
+            caller_upstream_concurrency,
+            caller_rps,
+            caller_burst,
             upstream_budget,
             max_depth,
             max_complexity,
@@ -200,6 +216,9 @@ impl std::fmt::Debug for Config {
             .field("upstream_attempts", upstream_attempts)
             .field("upstream_concurrency", upstream_concurrency)
             .field("upstream_rps", upstream_rps)
+            .field("caller_upstream_concurrency", caller_upstream_concurrency)
+            .field("caller_rps", caller_rps)
+            .field("caller_burst", caller_burst)
             .field("upstream_budget", upstream_budget)
             .field("max_depth", max_depth)
             .field("max_complexity", max_complexity)

@@ -262,6 +262,10 @@ async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Param
         Ok(q) => q,
         Err(refusal) => return finish(refusal.into_response(media), "refused", started),
     };
+    let credentials = app.credentials(headers);
+    if let Err(wait) = app.callers.check(app.graph.caller_id(&credentials)) {
+        return finish(too_many_requests(media, wait), "rate_limited", started);
+    }
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -282,7 +286,6 @@ async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Param
         }
         Ok(_) => {}
     }
-    let credentials = app.credentials(headers);
     let response = app.graph.execute(request, credentials).await;
 
     // Errors before execution carry no path: parse, validation, limits.
@@ -299,6 +302,20 @@ async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Param
     let mut http = (StatusCode::OK, body).into_response();
     http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
     finish(http, outcome, started)
+}
+
+/// `429` for a caller past its request rate, with `Retry-After` in whole seconds (at least 1).
+fn too_many_requests(media: Media, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let mut response = Refusal::status(
+        StatusCode::TOO_MANY_REQUESTS,
+        "CALLER_RATE_LIMITED",
+        format!("too many requests from this caller; retry in {seconds} s"),
+    )
+    .into_response(media);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// A request error (the document was refused; nothing ran): 400 under

@@ -2,6 +2,7 @@
 //! simulator when no upstream is configured. It holds no business logic: the schema is
 //! `billing-graphql`'s, the clients `billing-http`'s.
 
+mod caller_limit;
 mod config;
 mod csrf;
 mod graphiql;
@@ -138,6 +139,7 @@ impl Gateway {
                 ("talkdesk", urls[2].clone()),
             ]),
             graphiql: (!config.no_graphiql).then(|| Arc::from(graphiql::page("/graphql", &example))),
+            callers: Arc::new(caller_limit::CallerLimiter::new(config.caller_rps, config.caller_burst)),
             allowed_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
             metrics: telemetry::prometheus().inspect(telemetry::keep_up),
         };
@@ -218,6 +220,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             nesting: config.max_nesting,
             expanded_fields: config.max_expanded_fields,
             execution_timeout: config.request_timeout(),
+            caller_concurrency: config.caller_upstream_concurrency,
             upstream_calls: config.upstream_budget,
             introspection: !config.no_introspection,
         },
@@ -516,5 +519,25 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT");
+    }
+
+    #[tokio::test]
+    async fn a_caller_past_its_rate_gets_429_and_others_do_not() {
+        let mut config = Config::defaults();
+        config.caller_rps = 1;
+        config.caller_burst = 2;
+        let gateway = Gateway::build(config).await.unwrap();
+        let router = gateway.router();
+        let other = ("authorization", "ApiKey someone-else");
+        assert_eq!(graphql_get(&router, &[]).await.0, StatusCode::OK);
+        assert_eq!(graphql_get(&router, &[]).await.0, StatusCode::OK);
+        let request = Request::get("/graphql?query=%7B__typename%7D").header(header::HOST, "localhost");
+        let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "CALLER_RATE_LIMITED");
+        assert_eq!(graphql_get(&router, &[other]).await.0, StatusCode::OK, "another caller has its own rate");
     }
 }

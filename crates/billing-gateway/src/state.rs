@@ -39,6 +39,8 @@ pub struct AppState {
     pub(crate) http: HttpLimits,
     pub(crate) readiness: Arc<Vec<(&'static str, String)>>,
     pub(crate) graphiql: Option<Arc<str>>,
+    /// Each caller's request rate.
+    pub(crate) callers: Arc<crate::caller_limit::CallerLimiter>,
     /// Origins allowed by CORS, which may also send `GET` queries cross-site.
     pub(crate) allowed_origins: Arc<[String]>,
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

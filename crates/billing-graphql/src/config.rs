@@ -50,6 +50,9 @@ pub struct Limits {
     /// Time for one execution shared by identical requests: past it, it stops and its callers
     /// get `REQUEST_TIMEOUT`. (A request that runs alone stops when its caller drops it.)
     pub execution_timeout: Duration,
+    /// Upstream calls one caller (one credential) may have in flight at once, per upstream, so
+    /// that a heavy caller leaves room for the others (0: no per-caller share).
+    pub caller_concurrency: usize,
     /// Maximum upstream calls one request may make (cache hits are free).
     pub upstream_calls: u32,
     /// Whether introspection queries are answered.
@@ -66,6 +69,7 @@ impl Default for Limits {
             nesting: 32,
             expanded_fields: 2_000,
             execution_timeout: Duration::from_secs(30),
+            caller_concurrency: 8,
             upstream_calls: 200,
             introspection: true,
         }

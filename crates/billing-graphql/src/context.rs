@@ -8,6 +8,7 @@ use billing_http::{
     ElasticBillingV1, ElasticBillingV2, ElasticCredentials, TalkdeskBillingInsights, TalkdeskToken, Upstream,
 };
 use chrono::{DateTime, Utc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cache::{Fingerprint, Fingerprinter, ResponseCache};
 use crate::config::SchemaConfig;
@@ -84,6 +85,48 @@ pub(crate) struct Services {
     pub(crate) cache: ResponseCache,
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) config: SchemaConfig,
+    pub(crate) callers: CallerSlots,
+}
+
+/// Each caller's share of an upstream: at most `per_caller` of its calls in flight at once, so
+/// one credential with a heavy query cannot hold every one of the transport's slots while
+/// another caller's small query waits behind it. A caller is a credential's fingerprint.
+///
+/// The semaphores live in a bounded cache that forgets idle callers; one forgotten while its
+/// calls are in flight gets a fresh semaphore, so the share can be briefly exceeded then.
+pub(crate) struct CallerSlots {
+    per_caller: usize,
+    slots: moka::sync::Cache<(Upstream, Fingerprint), Arc<Semaphore>>,
+}
+
+impl std::fmt::Debug for CallerSlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerSlots").field("per_caller", &self.per_caller).finish_non_exhaustive()
+    }
+}
+
+impl CallerSlots {
+    /// `per_caller` calls in flight per caller and upstream (0: no share is kept).
+    pub(crate) fn new(per_caller: usize) -> Self {
+        let slots = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_idle(std::time::Duration::from_secs(600))
+            .build();
+        CallerSlots { per_caller, slots }
+    }
+
+    /// Waits for one of the caller's slots on `upstream`; `None` when no share is kept.
+    pub(crate) async fn acquire(&self, upstream: Upstream, caller: Fingerprint) -> Option<OwnedSemaphorePermit> {
+        if self.per_caller == 0 {
+            return None;
+        }
+        let semaphore = self.slots.get_with((upstream, caller), || Arc::new(Semaphore::new(self.per_caller)));
+        if semaphore.available_permits() == 0 {
+            metrics::counter!("billing_caller_slot_waits_total", "upstream" => upstream.as_str()).increment(1);
+        }
+        // Never closed, so acquiring only waits.
+        semaphore.acquire_owned().await.ok()
+    }
 }
 
 /// The state of one request, shared by its resolvers and loaders.

@@ -170,7 +170,7 @@ fn copy(r: &Response) -> Response {
     out
 }
 
-/// What makes two requests identical: document, operation name, variables, credential identities.
+/// What makes two requests identical: document, operation name, variables, caller.
 pub(crate) fn key(request: &async_graphql::Request, credentials: &Credentials, fp: &Fingerprinter) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     let mut part = |bytes: &[u8]| {
@@ -180,24 +180,38 @@ pub(crate) fn key(request: &async_graphql::Request, credentials: &Credentials, f
     part(request.query.as_bytes());
     part(request.operation_name.as_deref().unwrap_or("").as_bytes());
     part(&serde_json::to_vec(&request.variables).unwrap_or_default());
-    let identity = |c: Option<Fingerprint>, state: u8| -> Vec<u8> {
-        let mut v = vec![state];
-        if let Some(f) = c {
-            v.extend_from_slice(&f.0);
-        }
-        v
+    part(&caller(credentials, fp).0);
+    *h.finalize().as_bytes()
+}
+
+/// Who a caller is: the identities of its credentials (their keyed fingerprints, never the
+/// secrets), or which of them it lacks or sent unusable.
+pub(crate) fn caller(credentials: &Credentials, fp: &Fingerprinter) -> CallerId {
+    let mut h = blake3::Hasher::new();
+    let mut identity = |c: Option<Fingerprint>, state: u8| {
+        h.update(&[state]);
+        h.update(&c.map_or([0; 16], |f| f.0));
     };
-    let elastic = match &credentials.elastic {
+    match &credentials.elastic {
         Credential::Present(c) => identity(Some(fp.elastic(c)), 2),
         Credential::Invalid => identity(None, 1),
         Credential::Missing => identity(None, 0),
-    };
-    let talkdesk = match &credentials.talkdesk {
+    }
+    match &credentials.talkdesk {
         Credential::Present(t) => identity(Some(fp.talkdesk(t)), 2),
         Credential::Invalid => identity(None, 1),
         Credential::Missing => identity(None, 0),
-    };
-    part(&elastic);
-    part(&talkdesk);
-    *h.finalize().as_bytes()
+    }
+    CallerId(*h.finalize().as_bytes())
+}
+
+/// A caller's identity, for keeping callers apart (rate limits, fair shares): a hash of its
+/// credentials' keyed fingerprints. It reveals nothing of the credentials.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallerId(pub [u8; 32]);
+
+impl std::fmt::Debug for CallerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallerId({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
 }

@@ -36,6 +36,7 @@ pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
 pub use config::{CacheConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
 pub use error::{GatewayError, codes};
+pub use flight::CallerId;
 pub use schema::{BillingSchema, Query};
 
 use context::{RequestState, Services};
@@ -62,6 +63,7 @@ impl BillingGraph {
             upstreams,
             cache: ResponseCache::new(config.cache.clone()),
             fingerprinter: Fingerprinter::default(),
+            callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
         });
         let schema = build_schema(&config);
@@ -103,6 +105,12 @@ impl BillingGraph {
     /// request executes on its own).
     pub fn shared_executions(&self) -> u64 {
         self.flights.started()
+    }
+
+    /// Who a caller is, for keeping callers apart (a rate limit per caller, say): derived from
+    /// the identities of its credentials with the cache's fingerprint key, never the secrets.
+    pub fn caller_id(&self, credentials: &Credentials) -> CallerId {
+        flight::caller(credentials, &self.services.fingerprinter)
     }
 
     /// Shared executions running now. One whose callers have all gone is stopped and no longer

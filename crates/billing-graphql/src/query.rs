@@ -108,6 +108,8 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         .cache
         .get_or_fetch(key, closed, async {
             reservation.use_it();
+            // The caller's share of the upstream, held for the call and its retries.
+            let _slot = state.services.callers.acquire(Q::ENDPOINT.upstream, credential).await;
             q.call(state).await.inspect_err(|e| {
                 if let GatewayError::Upstream(e) = e {
                     // The whole story for operators; clients get the short form without
