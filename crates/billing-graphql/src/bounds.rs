@@ -238,7 +238,9 @@ fn fragment_order(doc: &ExecutableDocument) -> Result<Vec<&Name>, ServerError> {
     let spreads: HashMap<&Name, Vec<&Name>> = doc
         .fragments
         .iter()
-        .map(|(name, f)| (name, spreads_in(&f.node.selection_set.node).filter(|n| doc.fragments.contains_key(*n)).collect()))
+        .map(|(name, f)| {
+            (name, spreads_in(&f.node.selection_set.node).filter(|n| doc.fragments.contains_key(*n)).collect())
+        })
         .collect();
     let mut colour: HashMap<&Name, Colour> = spreads.keys().map(|n| (*n, Colour::White)).collect();
     let mut order = Vec::with_capacity(spreads.len());
@@ -432,6 +434,9 @@ mod tests {
     fn aliases_are_counted_in_operations_and_fragments() {
         let many: String = (0..31).map(|i| format!("a{i}: x ")).collect();
         assert_eq!(code(&format!("{{ {many} }}")).as_deref(), Some(codes::ALIAS_LIMIT_EXCEEDED));
-        assert_eq!(code(&format!("{{ ...F }} fragment F on Query {{ {many} }}")).as_deref(), Some(codes::ALIAS_LIMIT_EXCEEDED));
+        assert_eq!(
+            code(&format!("{{ ...F }} fragment F on Query {{ {many} }}")).as_deref(),
+            Some(codes::ALIAS_LIMIT_EXCEEDED)
+        );
     }
 }

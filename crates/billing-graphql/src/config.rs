@@ -77,8 +77,17 @@ impl Default for Limits {
 }
 
 /// Everything `build_schema` needs besides the clients.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaConfig {
     pub cache: CacheConfig,
     pub limits: Limits,
+    /// Whether `BillingGraph::execute_json` runs the documents it covers on the planned
+    /// executor (on by default); off, every document takes async-graphql's path, the reference.
+    pub planned: bool,
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        SchemaConfig { cache: CacheConfig::default(), limits: Limits::default(), planned: true }
+    }
 }

@@ -139,6 +139,9 @@ pub(crate) struct RequestState {
     pub(crate) now: DateTime<Utc>,
     budget: u32,
     spent: AtomicU32,
+    /// Whether an answer of this request covers a range that may still change (one that
+    /// includes the last day, or no range at all): its response may be kept only briefly.
+    open: AtomicBool,
 }
 
 impl RequestState {
@@ -161,7 +164,15 @@ impl RequestState {
             Credential::Missing => Credential::Missing,
         };
         let budget = services.config.limits.upstream_calls;
-        RequestState { services, elastic, talkdesk, now, budget, spent: AtomicU32::new(0) }
+        RequestState {
+            services,
+            elastic,
+            talkdesk,
+            now,
+            budget,
+            spent: AtomicU32::new(0),
+            open: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn elastic(&self, upstream: Upstream) -> Result<(&ElasticCredentials, Fingerprint)> {
@@ -193,6 +204,16 @@ impl RequestState {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |spent| (spent < self.budget).then_some(spent + 1))
             .map_err(|_| GatewayError::BudgetExceeded { budget: self.budget })?;
         Ok(Reservation { state: self, used: AtomicBool::new(false) })
+    }
+
+    /// Notes that an answer of this request covers a range that may still change.
+    pub(crate) fn touch_open(&self) {
+        self.open.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether every answer of this request so far is about closed ranges.
+    pub(crate) fn all_closed(&self) -> bool {
+        !self.open.load(Ordering::Relaxed)
     }
 
     pub(crate) fn upstreams(&self) -> &Upstreams {

@@ -15,40 +15,59 @@ use std::time::Duration;
 use async_graphql::Response;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tracing::Instrument;
 
 use crate::cache::{Fingerprint, Fingerprinter};
 use crate::context::{Credential, Credentials};
 use crate::error::codes;
 
-type Flight = Shared<BoxFuture<'static, Arc<Response>>>;
+type Flight<T> = Shared<BoxFuture<'static, Arc<T>>>;
+
+/// What an execution answers: a response tree, or the bytes of one.
+pub(crate) trait Outcome: Send + Sync + 'static {
+    /// An answer with one coded error and no data: a panicked execution (never a crashed
+    /// server), or one out of time.
+    fn error(code: &'static str, message: String) -> Self;
+}
+
+impl Outcome for Response {
+    fn error(code: &'static str, message: String) -> Self {
+        Response::from_errors(vec![crate::bounds::error(code, message)])
+    }
+}
 
 /// One execution in flight and the callers waiting on it.
-struct Entry {
+struct Entry<T> {
     /// Tells this execution from a later one under the same key.
     id: u64,
-    flight: Flight,
+    flight: Flight<T>,
     waiters: usize,
     /// Stops the execution's task; `None` outside a runtime, where the execution is polled by
     /// its callers and stops when they drop it.
     abort: Option<tokio::task::AbortHandle>,
 }
 
-type Map = Arc<Mutex<HashMap<[u8; 32], Entry>>>;
+type Map<T> = Arc<Mutex<HashMap<[u8; 32], Entry<T>>>>;
 
 /// The executions in flight, by [`key`].
-#[derive(Default)]
-pub(crate) struct Flights {
-    inner: Map,
+pub(crate) struct Flights<T> {
+    inner: Map<T>,
     started: AtomicU64,
 }
 
-impl std::fmt::Debug for Flights {
+impl<T> Default for Flights<T> {
+    fn default() -> Self {
+        Flights { inner: Arc::default(), started: AtomicU64::new(0) }
+    }
+}
+
+impl<T> std::fmt::Debug for Flights<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Flights").field("in_flight", &self.in_flight()).finish()
     }
 }
 
-impl Flights {
+impl<T> Flights<T> {
     /// Executions started (joined ones are not counted).
     pub(crate) fn started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
@@ -58,7 +77,9 @@ impl Flights {
     pub(crate) fn in_flight(&self) -> usize {
         self.inner.lock().map_or(0, |m| m.len())
     }
+}
 
+impl<T: Outcome> Flights<T> {
     /// Runs `execute`, or joins the identical execution already in flight under `key`.
     ///
     /// The execution runs as its own task, so a caller that goes does not cancel it for the
@@ -68,14 +89,14 @@ impl Flights {
         &self,
         key: [u8; 32],
         timeout: Duration,
-        execute: impl FnOnce() -> BoxFuture<'static, Response>,
-    ) -> Response {
-        let (id, flight) = {
+        execute: impl FnOnce() -> BoxFuture<'static, T>,
+    ) -> Arc<T> {
+        let (id, flight, span) = {
             let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(entry) = map.get_mut(&key) {
                 metrics::counter!("billing_graphql_coalesced_total").increment(1);
                 entry.waiters += 1;
-                (entry.id, entry.flight.clone())
+                (entry.id, entry.flight.clone(), tracing::debug_span!("single_flight_join"))
             } else {
                 let id = self.started.fetch_add(1, Ordering::Relaxed);
                 let leave = Leave { map: Arc::clone(&self.inner), key, id };
@@ -87,43 +108,43 @@ impl Flights {
                     metrics::counter!("billing_graphql_executions_total").increment(1);
                     match tokio::time::timeout(timeout, run).await {
                         Ok(response) => Arc::new(response),
-                        Err(_) => Arc::new(error_response(
+                        Err(_) => Arc::new(T::error(
                             codes::REQUEST_TIMEOUT,
                             format!("the request took longer than {} ms", timeout.as_millis()),
                         )),
                     }
                 };
-                let (flight, abort): (Flight, _) = match tokio::runtime::Handle::try_current() {
+                let (flight, abort): (Flight<T>, _) = match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => {
-                        let join = runtime.spawn(task);
+                        // The execution's spans are the first caller's request's children.
+                        let join = runtime.spawn(task.instrument(tracing::Span::current()));
                         let abort = join.abort_handle();
                         let flight = async move {
-                            join.await.unwrap_or_else(|_| Arc::new(error_response(codes::INTERNAL, "internal error".into())))
+                            join.await.unwrap_or_else(|_| Arc::new(T::error(codes::INTERNAL, "internal error".into())))
                         };
                         (flight.boxed().shared(), Some(abort))
                     }
                     Err(_) => (task.boxed().shared(), None),
                 };
                 map.insert(key, Entry { id, flight: flight.clone(), waiters: 1, abort });
-                (id, flight)
+                (id, flight, tracing::Span::none())
             }
         };
         let waiter = Waiter { map: Arc::clone(&self.inner), key, id };
-        // Awaiting consumes this handle, so a request that shared with nobody owns the answer.
-        let response = flight.await;
+        let answer = flight.instrument(span).await;
         drop(waiter);
-        Arc::try_unwrap(response).unwrap_or_else(|shared| copy(&shared))
+        answer
     }
 }
 
 /// Removes a finished execution from the map (not a later one under the same key).
-struct Leave {
-    map: Map,
+struct Leave<T> {
+    map: Map<T>,
     key: [u8; 32],
     id: u64,
 }
 
-impl Drop for Leave {
+impl<T> Drop for Leave<T> {
     fn drop(&mut self) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.get(&self.key).is_some_and(|e| e.id == self.id) {
@@ -134,13 +155,13 @@ impl Drop for Leave {
 
 /// A caller waiting on an execution. The last to go, answered or not (a client that hung up,
 /// a timeout above), stops the execution if it still runs.
-struct Waiter {
-    map: Map,
+struct Waiter<T> {
+    map: Map<T>,
     key: [u8; 32],
     id: u64,
 }
 
-impl Drop for Waiter {
+impl<T> Drop for Waiter<T> {
     fn drop(&mut self) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = map.get_mut(&self.key).filter(|e| e.id == self.id) else { return };
@@ -154,13 +175,8 @@ impl Drop for Waiter {
     }
 }
 
-/// An answer with one coded error: when an execution panicked (never a crashed server), or
-/// ran out of time.
-fn error_response(code: &'static str, message: String) -> Response {
-    Response::from_errors(vec![crate::bounds::error(code, message)])
-}
-
-fn copy(r: &Response) -> Response {
+/// A copy of a shared response, for one of the callers that shared it.
+pub(crate) fn copy(r: &Response) -> Response {
     let mut out = Response::default();
     out.data = r.data.clone();
     out.extensions = r.extensions.clone();

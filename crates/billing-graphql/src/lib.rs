@@ -15,6 +15,7 @@
 //! caller's credentials from its headers, and call [`BillingGraph::execute`] (or
 //! [`BillingGraph::prepare`] and execute on [`BillingGraph::schema`] yourself).
 
+mod answer;
 mod bounds;
 mod cache;
 mod config;
@@ -23,6 +24,7 @@ mod error;
 mod flight;
 mod loaders;
 mod ordering;
+mod plan;
 mod query;
 pub mod schema;
 
@@ -32,6 +34,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError};
 use chrono::Utc;
 
+pub use answer::{Answer, AnswerKind};
 pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
 pub use config::{CacheConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
@@ -45,9 +48,17 @@ use context::{RequestState, Services};
 #[derive(Clone)]
 pub struct BillingGraph {
     schema: BillingSchema,
+    /// The same schema, which only validates: the planned executor's way to have a document
+    /// checked by async-graphql's rules without async-graphql running it.
+    validator: BillingSchema,
     services: Arc<Services>,
-    flights: Arc<flight::Flights>,
+    flights: Arc<flight::Flights<async_graphql::Response>>,
+    answers: Arc<flight::Flights<Answer>>,
     field_types: Arc<ordering::FieldTypes>,
+    /// Requests the planned executor has answered.
+    planned: Arc<std::sync::atomic::AtomicU64>,
+    /// Whole answers of complete responses, for repeats.
+    answer_cache: answer::AnswerCache,
 }
 
 impl std::fmt::Debug for BillingGraph {
@@ -67,8 +78,18 @@ impl BillingGraph {
             config: config.clone(),
         });
         let schema = build_schema(&config);
+        let validator = builder(&config).extension(validate::ValidateOnly).finish();
         let field_types = Arc::new(ordering::FieldTypes::from_sdl(&schema.sdl()));
-        BillingGraph { schema, services, flights: Arc::default(), field_types }
+        BillingGraph {
+            schema,
+            validator,
+            services,
+            flights: Arc::default(),
+            answers: Arc::default(),
+            field_types,
+            planned: Arc::default(),
+            answer_cache: answer::AnswerCache::new(&config.cache),
+        }
     }
 
     /// The async-graphql schema (for SDL export, or to execute prepared requests).
@@ -93,18 +114,36 @@ impl BillingGraph {
         request: impl Into<async_graphql::Request>,
         credentials: Credentials,
     ) -> async_graphql::Request {
-        let mut request = request.into();
+        self.prepare_with_state(request.into(), credentials).0
+    }
+
+    fn prepare_with_state(
+        &self,
+        mut request: async_graphql::Request,
+        credentials: Credentials,
+    ) -> (async_graphql::Request, Arc<RequestState>) {
         fill_variable_defaults(&mut request);
         let state = Arc::new(RequestState::new(self.services.clone(), credentials, Utc::now()));
         let request = loaders::attach(request, &state);
-        schema::attach_usage(request, &state)
+        (schema::attach_usage(request, &state), state)
+    }
+
+    /// Empties both caches: upstream answers and whole responses.
+    pub fn clear_caches(&self) {
+        self.services.cache.clear();
+        self.answer_cache.clear();
     }
 
     /// Executions that shared their answer with identical concurrent requests are counted once:
     /// the number of single-flight executions started (0 while the cache is off, when every
     /// request executes on its own).
     pub fn shared_executions(&self) -> u64 {
-        self.flights.started()
+        self.flights.started() + self.answers.started()
+    }
+
+    /// Requests the planned executor has answered (the others took async-graphql's path).
+    pub fn planned_executions(&self) -> u64 {
+        self.planned.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Who a caller is, for keeping callers apart (a rate limit per caller, say): derived from
@@ -116,7 +155,7 @@ impl BillingGraph {
     /// Shared executions running now. One whose callers have all gone is stopped and no longer
     /// counts.
     pub fn executions_in_flight(&self) -> usize {
-        self.flights.in_flight()
+        self.flights.in_flight() + self.answers.in_flight()
     }
 
     /// Executes a request with the caller's credentials.
@@ -137,7 +176,72 @@ impl BillingGraph {
         let start = move || {
             Box::pin(async move { graph.run(request, credentials).await }) as futures::future::BoxFuture<'static, _>
         };
-        self.flights.run(key, self.services.config.limits.execution_timeout, start).await
+        let shared = self.flights.run(key, self.services.config.limits.execution_timeout, start).await;
+        // A request that shared with nobody owns the answer; the others get a copy.
+        Arc::try_unwrap(shared).unwrap_or_else(|shared| flight::copy(&shared))
+    }
+
+    /// Executes a request and answers the response as JSON bytes, ready to send: the way a
+    /// server should call the schema.
+    ///
+    /// Documents the planned executor covers (the cost views of organizations, deployments and
+    /// charts) are validated by async-graphql and then written straight from the upstream
+    /// answers, without a response tree; the others take [`execute`](Self::execute)'s path.
+    /// Both give the same bytes. Identical requests in flight at once share one execution, as
+    /// with `execute`.
+    pub async fn execute_json(&self, request: impl Into<async_graphql::Request>, credentials: Credentials) -> Answer {
+        let request = request.into();
+        if !self.services.config.cache.enabled {
+            return self.run_json(request, credentials).await.0;
+        }
+        let key = flight::key(&request, &credentials, &self.services.fingerprinter);
+        if let Some(answer) = self.answer_cache.get(&key).await {
+            return answer;
+        }
+        let graph = self.clone();
+        let start = move || {
+            Box::pin(async move {
+                let (answer, closed) = graph.run_json(request, credentials).await;
+                graph.answer_cache.put(key, &answer, closed).await;
+                answer
+            }) as futures::future::BoxFuture<'static, _>
+        };
+        let shared = self.answers.run(key, self.services.config.limits.execution_timeout, start).await;
+        Arc::unwrap_or_clone(shared)
+    }
+
+    /// Runs a request on the planned executor when it covers it, else on async-graphql's path;
+    /// the answer, and whether every range its upstream answers cover is closed.
+    async fn run_json(&self, mut request: async_graphql::Request, credentials: Credentials) -> (Answer, bool) {
+        if self.services.config.planned {
+            if let Err(error) = self.check(&mut request) {
+                return (Answer::request_errors(&[error]), false);
+            }
+            fill_variable_defaults(&mut request);
+            let now = Utc::now();
+            let operation_name = request.operation_name.clone();
+            let variables = std::mem::take(&mut request.variables);
+            let plan = match request.parsed_query() {
+                Ok(doc) => plan::compile(doc, operation_name.as_deref(), &variables, now),
+                Err(_) => None,
+            };
+            request.variables = variables;
+            if let Some(plan) = plan {
+                let validation = self.validator.execute(request).await;
+                if !validate::passed(&validation) {
+                    let mut refused = validation;
+                    add_request_error_codes(&mut refused);
+                    return (Answer::request_errors(&refused.errors), false);
+                }
+                let state = RequestState::new(self.services.clone(), credentials, now);
+                self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (body, has_errors) = plan::execute(&plan, &state).await;
+                let kind = if has_errors { AnswerKind::Partial } else { AnswerKind::Complete };
+                return (Answer::new(body, kind), state.all_closed());
+            }
+        }
+        let (response, state) = self.run_with_state(request, credentials).await;
+        (Answer::from_response(&response), state.is_some_and(|s| s.all_closed()))
     }
 
     /// Checks a request's document before anything runs, and parses it once (the request keeps
@@ -153,9 +257,7 @@ impl BillingGraph {
         let limits = self.document_limits();
         bounds::check_text(&request.query, &limits)?;
         let operation_name = request.operation_name.clone();
-        let doc = request
-            .parsed_query()
-            .map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
+        let doc = request.parsed_query().map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
         bounds::check(doc, &limits)?;
         Ok(ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty))
     }
@@ -174,24 +276,35 @@ impl BillingGraph {
     ///
     /// The checks and the response pass run here rather than as async-graphql extensions: any
     /// extension makes async-graphql wrap the resolution of every field.
-    async fn run(&self, mut request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
+    async fn run(&self, request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
+        self.run_with_state(request, credentials).await.0
+    }
+
+    /// [`run`](Self::run), and the request's state when it got as far as executing.
+    async fn run_with_state(
+        &self,
+        mut request: async_graphql::Request,
+        credentials: Credentials,
+    ) -> (async_graphql::Response, Option<Arc<RequestState>>) {
         if let Err(error) = self.check(&mut request) {
-            return async_graphql::Response::from_errors(vec![error]);
+            return (async_graphql::Response::from_errors(vec![error]), None);
         }
         // The check parsed it: this is the request's own parse, kept for execution.
         let doc = match request.parsed_query() {
             Ok(doc) => doc.clone(),
-            Err(error) => return async_graphql::Response::from_errors(vec![error]),
+            Err(error) => return (async_graphql::Response::from_errors(vec![error]), None),
         };
         let operation_name = request.operation_name.clone();
-        let mut response = self.schema.execute(self.prepare(request, credentials)).await;
+        let (prepared, state) = self.prepare_with_state(request, credentials);
+        let mut response = self.schema.execute(prepared).await;
         if refused_before_execution(&response) {
             // Validation failed: nothing ran, and no pass of ours walks an invalid document.
             add_request_error_codes(&mut response);
-            return response;
+            return (response, None);
         }
         ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
-        response
+        ordering::sort_errors(&mut response);
+        (response, Some(state))
     }
 }
 
@@ -243,6 +356,10 @@ fn fill_variable_defaults(request: &mut async_graphql::Request) {
 /// Builds the schema with the configured limits. It holds no per-request or per-user data:
 /// loaders and credentials are attached to each request by [`BillingGraph::prepare`].
 pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
+    builder(config).finish()
+}
+
+fn builder(config: &SchemaConfig) -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     let limits = &config.limits;
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(limits.depth)
@@ -252,7 +369,43 @@ pub fn build_schema(config: &SchemaConfig) -> BillingSchema {
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
-    builder.finish()
+    builder
+}
+
+/// Validation alone: an extension that, once async-graphql's rules pass, stops the request
+/// before it runs, with a marker the caller recognizes.
+mod validate {
+    use std::sync::Arc;
+
+    use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+    use async_graphql::{ServerError, ValidationResult};
+
+    const PASSED: &str = "billing-graph: the document is valid";
+
+    pub(crate) struct ValidateOnly;
+
+    impl ExtensionFactory for ValidateOnly {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(ValidateOnly)
+        }
+    }
+
+    #[async_graphql::async_trait::async_trait]
+    impl Extension for ValidateOnly {
+        async fn validation(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            next: NextValidation<'_>,
+        ) -> Result<ValidationResult, Vec<ServerError>> {
+            next.run(ctx).await?;
+            Err(vec![ServerError::new(PASSED, None)])
+        }
+    }
+
+    /// Whether the validator's answer says the document passed.
+    pub(crate) fn passed(response: &async_graphql::Response) -> bool {
+        matches!(response.errors.as_slice(), [e] if e.message == PASSED)
+    }
 }
 
 /// The SDL of the schema, as `schema.graphql` holds it.

@@ -74,6 +74,38 @@ pub(crate) fn shape(
     response.data = data;
 }
 
+/// Puts the errors of a shaped response in the order their fields stand in it (async-graphql
+/// collects them as fields complete, so their order would change from run to run): by the
+/// position of each path segment in the data, an error whose field is not found last. Stable,
+/// so errors at one path keep their order.
+pub(crate) fn sort_errors(response: &mut Response) {
+    if response.errors.len() < 2 {
+        return;
+    }
+    let data = &response.data;
+    let position = |path: &[PathSegment]| -> Vec<usize> {
+        let mut at = Some(data);
+        path.iter()
+            .map(|segment| {
+                let (next, index) = match (at, segment) {
+                    (Some(Value::Object(map)), PathSegment::Field(key)) => match map.get_full(key.as_str()) {
+                        Some((i, _, v)) => (Some(v), i),
+                        None => (None, usize::MAX),
+                    },
+                    (Some(Value::List(items)), PathSegment::Index(i)) => (items.get(*i), *i),
+                    _ => (None, usize::MAX),
+                };
+                at = next;
+                index
+            })
+            .collect()
+    };
+    let mut keyed: Vec<(Vec<usize>, async_graphql::ServerError)> =
+        std::mem::take(&mut response.errors).into_iter().map(|e| (position(&e.path), e)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    response.errors = keyed.into_iter().map(|(_, e)| e).collect();
+}
+
 /// The operation a request runs: the named one, or the document's only (or first) one.
 pub(crate) fn operation<'d>(
     doc: &'d ExecutableDocument,

@@ -16,8 +16,9 @@ use billing_model::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use tracing::Instrument;
 
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, Lookup};
 use crate::context::RequestState;
 use crate::error::{GatewayError, Result};
 
@@ -100,10 +101,23 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     let _ = write!(args, "|{}", billing_model::Month::of(state.now));
     let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args };
     let closed = q.is_closed(state.now);
+    if !closed {
+        state.touch_open();
+    }
     // Reserved before starting or joining a fetch, so the fetch spends nothing and can never
     // fail for want of this request's budget while another request waits on it.
-    let reservation = state.reserve()?;
-    let (result, _) = state
+    let reservation = state.reserve().inspect_err(|_| {
+        metrics::counter!("billing_upstream_budget_refusals_total", "upstream" => Q::ENDPOINT.upstream.as_str())
+            .increment(1);
+    })?;
+    // Its attempts, if any, are its children: a hit has none.
+    let span = tracing::debug_span!(
+        "upstream_fetch",
+        upstream = Q::ENDPOINT.upstream.as_str(),
+        endpoint = Q::ENDPOINT.template,
+        cache = tracing::field::Empty,
+    );
+    let (result, lookup) = state
         .services
         .cache
         .get_or_fetch(key, closed, async {
@@ -118,7 +132,16 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
                 }
             })
         })
+        .instrument(span.clone())
         .await;
+    span.record(
+        "cache",
+        match lookup {
+            Lookup::Hit => "hit",
+            Lookup::Miss if state.services.cache.config().enabled => "miss",
+            Lookup::Miss => "off",
+        },
+    );
     result
 }
 

@@ -108,3 +108,55 @@ async fn the_cache_can_be_switched_off() {
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 2);
     assert_eq!(graph.cache().entry_count(), 0);
 }
+
+/// Whole answers: a repeat of a complete answer is served from its bytes without executing
+/// (no upstream call, no execution started); an answer with an error is never kept.
+#[tokio::test]
+async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() {
+    let sim = sim().await;
+    let graph = graph(&sim, SchemaConfig::default());
+    let org = sim.dataset().demo_org().id.to_string();
+    let q = format!(
+        r#"{{ organization(id: "{org}") {{ costs(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ total }} }} }}"#
+    );
+    sim.push_faults(Some(ep::V1_OVERVIEW), [billing_sim::Fault::server_error()]);
+    let failed = graph.execute_json(q.as_str(), demo(&sim)).await;
+    assert_eq!(failed.kind(), billing_graphql::AnswerKind::Partial);
+    let first = graph.execute_json(q.as_str(), demo(&sim)).await;
+    assert_eq!(first.kind(), billing_graphql::AnswerKind::Complete, "the failed answer was not kept");
+    assert_eq!(graph.shared_executions(), 2);
+    let calls = sim.stats().total();
+    let again = graph.execute_json(q.as_str(), demo(&sim)).await;
+    assert_eq!(again.body(), first.body());
+    assert_eq!(graph.shared_executions(), 2, "no execution for a repeat");
+    assert_eq!(sim.stats().total(), calls, "no upstream call for a repeat");
+    // Another caller is another answer.
+    let other = billing_graphql::Credentials::none()
+        .with_elastic_header(Some(&format!("ApiKey {}", sim.dataset().credentials().elastic_other_key)));
+    graph.execute_json(q.as_str(), other).await;
+    assert_eq!(graph.shared_executions(), 3);
+}
+
+/// An answer about closed ranges only is kept for the long TTL; one that touched a range that
+/// may still change (month to date) for the short one (here: not at all).
+#[tokio::test]
+async fn whole_answers_are_kept_by_the_finality_of_their_ranges() {
+    let sim = sim().await;
+    let mut config = SchemaConfig::default();
+    config.cache.ttl = Duration::ZERO;
+    config.cache.closed_ttl = Duration::from_secs(3600);
+    let graph = graph(&sim, config);
+    let org = sim.dataset().demo_org().id.to_string();
+    let closed = format!(
+        r#"{{ organization(id: "{org}") {{ costs(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ total }} }} }}"#
+    );
+    let open = format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} }} }}"#);
+    for _ in 0..2 {
+        graph.execute_json(closed.as_str(), demo(&sim)).await;
+    }
+    assert_eq!(graph.shared_executions(), 1, "closed: kept");
+    for _ in 0..2 {
+        graph.execute_json(open.as_str(), demo(&sim)).await;
+    }
+    assert_eq!(graph.shared_executions(), 3, "open: not kept past its TTL");
+}

@@ -230,7 +230,8 @@ async fn bad_ids_are_bad_user_input_before_any_call() {
     let long = "9".repeat(129);
     for id in ["", ".", "..", "a/b", "../../x", "a\\b", "a\u{1}b", "a\nb", long.as_str()] {
         let id_literal = serde_json::to_string(id).unwrap();
-        let (data, errors) = run(&graph, demo(&sim), &format!("{{ organization(id: {id_literal}) {{ costs {{ total }} }} }}")).await;
+        let (data, errors) =
+            run(&graph, demo(&sim), &format!("{{ organization(id: {id_literal}) {{ costs {{ total }} }} }}")).await;
         assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{id:?}: {errors:#?}");
         assert!(data["organization"].is_null(), "{id:?}");
         let q = format!(r#"{{ organization(id: "{org}") {{ deployment(id: {id_literal}) {{ name }} }} }}"#);

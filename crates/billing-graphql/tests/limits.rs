@@ -60,12 +60,17 @@ async fn hostile_documents_are_refused_with_a_code_before_any_call() {
         ("{ ...A } fragment A on Query { ...A }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
         ("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
         (
-            format!(r#"{{ organization(id: "{org}") {{ ...O }} }} fragment O on Organization {{ deployments {{ id ...D }} }} fragment D on Deployment {{ ...D }}"#),
+            format!(
+                r#"{{ organization(id: "{org}") {{ ...O }} }} fragment O on Organization {{ deployments {{ id ...D }} }} fragment D on Deployment {{ ...D }}"#
+            ),
             "GRAPHQL_VALIDATION_FAILED",
         ),
         (format!("{{ ...F0 }}\n{}", fan_out(24, "Query", "__typename")), "QUERY_TOO_COMPLEX"),
         (
-            format!(r#"{{ organization(id: "{org}") {{ deployments {{ ...F0 }} }} }} {}"#, fan_out(24, "Deployment", "id")),
+            format!(
+                r#"{{ organization(id: "{org}") {{ deployments {{ ...F0 }} }} }} {}"#,
+                fan_out(24, "Deployment", "id")
+            ),
             "QUERY_TOO_COMPLEX",
         ),
         (format!("{{ organization(id: {}1{}) {{ id }} }}", "[".repeat(2_000), "]".repeat(2_000)), "QUERY_TOO_COMPLEX"),
@@ -88,7 +93,9 @@ async fn a_fragment_spread_twice_is_answered_once() {
     let sim = sim().await;
     let graph = uncached(&sim);
     let org = &sim.dataset().demo_org().id;
-    let q = format!(r#"{{ organization(id: "{org}") {{ ...O ...O id }} }} fragment O on Organization {{ id costs {{ total }} }}"#);
+    let q = format!(
+        r#"{{ organization(id: "{org}") {{ ...O ...O id }} }} fragment O on Organization {{ id costs {{ total }} }}"#
+    );
     let data = data(&graph, demo(&sim), &q).await;
     assert_eq!(data["organization"]["id"], org.as_str());
     assert!(data["organization"]["costs"]["total"].is_number());

@@ -48,7 +48,10 @@ async fn an_abandoned_execution_stops_and_leaves() {
     let sim = sim().await;
     sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(200)));
     let graph = graph(&sim, SchemaConfig::default());
-    let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id charts {{ points {{ total }} }} }} }} }}"#, sim.dataset().demo_org().id);
+    let q = format!(
+        r#"{{ organization(id: "{}") {{ deployments {{ id charts {{ points {{ total }} }} }} }} }}"#,
+        sim.dataset().demo_org().id
+    );
     let abandoned = tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)).await;
     assert!(abandoned.is_err(), "the caller gave up");
     assert_eq!(graph.executions_in_flight(), 0, "stopped when its last caller went");
@@ -65,8 +68,10 @@ async fn one_caller_going_does_not_stop_the_execution_for_the_others() {
     sim.set_latency(Some(ep::V1_DEPLOYMENTS), Latency::Fixed(Duration::from_millis(200)));
     let graph = graph(&sim, SchemaConfig::default());
     let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
-    let (gone, stayed) =
-        tokio::join!(tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)), data(&graph, demo(&sim), &q));
+    let (gone, stayed) = tokio::join!(
+        tokio::time::timeout(Duration::from_millis(50), run(&graph, demo(&sim), &q)),
+        data(&graph, demo(&sim), &q)
+    );
     assert!(gone.is_err());
     assert!(!stayed["organization"]["deployments"].as_array().unwrap().is_empty());
     assert_eq!(graph.shared_executions(), 1);

@@ -1,0 +1,140 @@
+//! A response ready to send: its JSON bytes, and what kind of answer they make.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::{Response, ServerError};
+use bytes::Bytes;
+use moka::Expiry;
+
+use crate::config::CacheConfig;
+
+use crate::flight::Outcome;
+
+/// What kind of answer a response is, which a server needs for its status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// `data` and no error.
+    Complete,
+    /// `data` with errors on some fields (each `null` in place).
+    Partial,
+    /// No `data`: the request was refused before anything ran (parse, validation, limits).
+    RequestError,
+}
+
+/// A response as JSON bytes: `{"data":…}` with `"errors"` when some fields failed, or
+/// `{"errors":[…]}` alone for a request error. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    body: Bytes,
+    kind: AnswerKind,
+}
+
+impl Answer {
+    pub(crate) fn new(body: impl Into<Bytes>, kind: AnswerKind) -> Self {
+        Answer { body: body.into(), kind }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// What kind of answer it is.
+    pub fn kind(&self) -> AnswerKind {
+        self.kind
+    }
+
+    /// A request error: the errors alone, without `data`.
+    pub(crate) fn request_errors(errors: &[ServerError]) -> Self {
+        #[derive(serde::Serialize)]
+        struct Errors<'a> {
+            errors: &'a [ServerError],
+        }
+        // Serializing our own error values into a `Vec` cannot fail.
+        let body = serde_json::to_vec(&Errors { errors }).unwrap_or_default();
+        Answer::new(body, AnswerKind::RequestError)
+    }
+
+    /// The bytes of an executed response.
+    pub(crate) fn from_response(response: &Response) -> Self {
+        // Errors before execution carry no path: parse, validation, limits.
+        let refused = response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        if refused {
+            return Answer::request_errors(&response.errors);
+        }
+        let kind = if response.errors.is_empty() { AnswerKind::Complete } else { AnswerKind::Partial };
+        let body = serde_json::to_vec(response).unwrap_or_else(|_| {
+            br#"{"errors":[{"message":"could not serialize the response","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+        });
+        Answer::new(body, kind)
+    }
+}
+
+impl Outcome for Answer {
+    fn error(code: &'static str, message: String) -> Self {
+        Answer::request_errors(&[crate::bounds::error(code, message)])
+    }
+}
+
+/// Whole answers of complete responses, by request (document, operation, variables, caller):
+/// a repeat answers from stored bytes without executing. An answer with any error is never
+/// kept; one that touched a range that may still change is kept for the short TTL, one about
+/// closed ranges only for the long one.
+#[derive(Clone)]
+pub(crate) struct AnswerCache {
+    inner: Option<moka::future::Cache<[u8; 32], (Answer, Duration)>>,
+    config: CacheConfig,
+}
+
+struct AnswerTtl;
+
+impl Expiry<[u8; 32], (Answer, Duration)> for AnswerTtl {
+    fn expire_after_create(&self, _: &[u8; 32], value: &(Answer, Duration), _: Instant) -> Option<Duration> {
+        Some(value.1)
+    }
+}
+
+impl std::fmt::Debug for AnswerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCache").field("entries", &self.inner.as_ref().map(|c| c.entry_count())).finish()
+    }
+}
+
+impl AnswerCache {
+    /// A cache bounded by a quarter of the upstream cache's bytes; off when that cache is.
+    pub(crate) fn new(config: &CacheConfig) -> Self {
+        let inner = config.enabled.then(|| {
+            moka::future::Cache::builder()
+                .max_capacity((config.max_bytes / 4).max(1))
+                .weigher(|_, (a, _): &(Answer, Duration)| u32::try_from(a.body.len()).unwrap_or(u32::MAX).max(1))
+                .expire_after(AnswerTtl)
+                .build()
+        });
+        AnswerCache { inner, config: config.clone() }
+    }
+
+    pub(crate) async fn get(&self, key: &[u8; 32]) -> Option<Answer> {
+        let hit = self.inner.as_ref()?.get(key).await.map(|(a, _)| a);
+        let label = if hit.is_some() { "hit" } else { "miss" };
+        metrics::counter!("billing_answer_cache_requests_total", "result" => label).increment(1);
+        hit
+    }
+
+    /// Keeps a complete answer; `closed`: every range it covers is closed.
+    pub(crate) async fn put(&self, key: [u8; 32], answer: &Answer, closed: bool) {
+        let Some(cache) = &self.inner else { return };
+        if answer.kind != AnswerKind::Complete {
+            return;
+        }
+        let ttl = if closed { self.config.closed_ttl } else { self.config.ttl };
+        cache.insert(key, (answer.clone(), ttl)).await;
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Some(c) = &self.inner {
+            c.invalidate_all();
+        }
+    }
+}

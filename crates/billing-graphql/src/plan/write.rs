@@ -1,0 +1,269 @@
+//! Writing a planned response: JSON straight from the upstream answers into one buffer, in
+//! query order, each value written as async-graphql writes it (through the scalar's own
+//! `to_value` where the text could differ: floats, timestamps, enums), and a failed field as
+//! `null` with its error, whose message, location, path and extensions are the ones the
+//! resolvers give.
+
+use async_graphql::resolver_utils::enum_value;
+use async_graphql::{ErrorExtensions, PathSegment, Pos, ScalarType, ServerError};
+use billing_model::elastic::v1;
+use billing_model::{ChartItem, ChartItems, OrganizationId};
+
+use super::execute::{Fetched, selected};
+use super::*;
+use crate::error::GatewayError;
+use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
+use crate::schema::types::dimensions;
+
+pub(super) struct Writer<'f> {
+    fetched: &'f Fetched,
+    buf: Vec<u8>,
+    errors: Vec<ServerError>,
+    /// The path of the field being written, kept only down to fields that can fail.
+    path: Vec<PathSegment>,
+}
+
+impl<'f> Writer<'f> {
+    pub(super) fn new(fetched: &'f Fetched) -> Self {
+        Writer { fetched, buf: Vec::with_capacity(16 * 1024), errors: Vec::new(), path: Vec::new() }
+    }
+
+    /// The whole response: `{"data":{...}}`, with `"errors"` after `data` when there are any.
+    pub(super) fn response(&mut self, plan: &Plan) {
+        self.buf.extend_from_slice(b"{\"data\":");
+        self.object(&plan.root, |w, node| match &node.field {
+            RootField::Typename => w.str("Query"),
+            RootField::Organization(id, fields) => w.at(&node.key, |w| match id {
+                Ok(id) => w.organization(id, fields),
+                Err(e) => w.fail(node.pos, e),
+            }),
+        });
+    }
+
+    /// The bytes, and whether the response has errors.
+    pub(super) fn finish(mut self) -> (Vec<u8>, bool) {
+        let has_errors = !self.errors.is_empty();
+        if has_errors {
+            self.buf.extend_from_slice(b",\"errors\":");
+            // Serializing our own error values cannot fail.
+            let _ = serde_json::to_writer(&mut self.buf, &self.errors);
+        }
+        self.buf.push(b'}');
+        (self.buf, has_errors)
+    }
+
+    fn organization(&mut self, org: &OrganizationId, fields: &[Node<OrgField>]) {
+        let fetched = self.fetched;
+        self.object(fields, |w, node| match &node.field {
+            OrgField::Typename => w.str("Organization"),
+            OrgField::Id => w.str(org.as_str()),
+            OrgField::Costs(range, fields) => w.at(&node.key, |w| {
+                let answer = range.as_ref().map(|r| &fetched.overview[&V1Overview { org: org.clone(), range: *r }]);
+                match answer {
+                    Ok(Ok(o)) => w.overview(o, fields),
+                    Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
+                }
+            }),
+            OrgField::Deployments(range, fields) => w.at(&node.key, |w| match range {
+                Err(e) => w.fail(node.pos, e),
+                Ok(range) => match &fetched.deployments[&V1Deployments { org: org.clone(), range: *range }] {
+                    Err(e) => w.fail(node.pos, e),
+                    Ok(costs) => {
+                        w.buf.push(b'[');
+                        for (i, d) in costs.deployments.iter().enumerate() {
+                            if i > 0 {
+                                w.buf.push(b',');
+                            }
+                            w.path.push(PathSegment::Index(i));
+                            w.deployment(org, *range, d, fields);
+                            w.path.pop();
+                        }
+                        w.buf.push(b']');
+                    }
+                },
+            }),
+            OrgField::Deployment(id, range, fields) => w.at(&node.key, |w| match (id, range) {
+                (Err(e), _) | (_, Err(e)) => w.fail(node.pos, e),
+                (Ok(id), Ok(range)) => match &fetched.deployments[&V1Deployments { org: org.clone(), range: *range }] {
+                    Err(e) => w.fail(node.pos, e),
+                    Ok(costs) => match selected(costs, Some(id)).next() {
+                        Some(d) => w.deployment(org, *range, d, fields),
+                        None => w.null(),
+                    },
+                },
+            }),
+            OrgField::Charts(range, bucketing, fields) => w.at(&node.key, |w| {
+                let answer = range.as_ref().map(|r| {
+                    &fetched.charts[&V1Charts { org: org.clone(), range: *r, bucketing: (*bucketing).into() }]
+                });
+                match answer {
+                    Ok(Ok(items)) => w.chart(*bucketing, items, fields),
+                    Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
+                }
+            }),
+        });
+    }
+
+    fn overview(&mut self, o: &v1::CostsOverview, fields: &[Node<OverviewField>]) {
+        self.object(fields, |w, node| match &node.field {
+            OverviewField::Typename => w.str("CostsOverview"),
+            OverviewField::Total => w.scalar(&o.costs.total),
+            OverviewField::Trials => w.scalar(&o.trials),
+            OverviewField::HourlyRate => w.scalar(&o.hourly_rate),
+            OverviewField::Dimensions(fields) => w.dimensions(&o.costs, fields),
+            OverviewField::Balance(fields) => match &o.balance {
+                None => w.null(),
+                Some(b) => w.object(fields, |w, node| match &node.field {
+                    BalanceField::Typename => w.str("Balance"),
+                    BalanceField::Available => w.scalar(&b.available),
+                    BalanceField::Remaining => w.scalar(&b.remaining),
+                    BalanceField::LineItems(fields) => w.list(&b.line_items, |w, l| {
+                        w.object(fields, |w, node| match &node.field {
+                            GrantField::Typename => w.str("BalanceLineItem"),
+                            GrantField::Id => w.str(&l.id),
+                            GrantField::EcuQuantity => w.scalar(&l.ecu_quantity),
+                            GrantField::EcuBalance => w.scalar(&l.ecu_balance),
+                            GrantField::Start => w.scalar(&l.start),
+                            GrantField::End => w.scalar(&l.end),
+                        });
+                    }),
+                }),
+            },
+        });
+    }
+
+    fn deployment(
+        &mut self,
+        org: &OrganizationId,
+        range: Range,
+        d: &v1::DeploymentCosts,
+        fields: &[Node<DeploymentField>],
+    ) {
+        let fetched = self.fetched;
+        self.object(fields, |w, node| match &node.field {
+            DeploymentField::Typename => w.str("Deployment"),
+            DeploymentField::Id => w.str(d.deployment_id.as_str()),
+            DeploymentField::Name => w.str(&d.deployment_name),
+            DeploymentField::TotalCost => w.scalar(&d.costs.total),
+            DeploymentField::HourlyRate => w.scalar(&d.hourly_rate),
+            DeploymentField::Period(fields) => match &d.period {
+                None => w.null(),
+                Some(p) => w.object(fields, |w, node| match &node.field {
+                    PeriodField::Typename => w.str("Period"),
+                    PeriodField::Start => w.scalar(&p.start),
+                    PeriodField::End => w.scalar(&p.end),
+                }),
+            },
+            DeploymentField::Dimensions(fields) => w.dimensions(&d.costs, fields),
+            DeploymentField::Charts(own, bucketing, fields) => w.at(&node.key, |w| match own {
+                Err(e) => w.fail(node.pos, e),
+                Ok(own) => {
+                    let q = V1DeploymentCharts {
+                        org: org.clone(),
+                        deployment: d.deployment_id.clone(),
+                        range: own.unwrap_or(range),
+                        bucketing: (*bucketing).into(),
+                    };
+                    match &fetched.deployment_charts[&q] {
+                        Ok(items) => w.chart(*bucketing, items, fields),
+                        Err(e) => w.fail(node.pos, e),
+                    }
+                }
+            }),
+        });
+    }
+
+    fn dimensions(&mut self, costs: &v1::Costs, fields: &[Node<DimensionField>]) {
+        // The resolvers' own conversion, so the values are theirs.
+        let dims: Vec<crate::schema::types::CostDimension> = dimensions(costs);
+        self.list(&dims, |w, d| {
+            w.object(fields, |w, node| match &node.field {
+                DimensionField::Typename => w.str("CostDimension"),
+                DimensionField::Type => w.enum_item(d.kind),
+                DimensionField::RawType => w.str(&d.raw_type),
+                DimensionField::Cost => w.scalar(&d.cost),
+            });
+        });
+    }
+
+    fn chart(&mut self, bucketing: Bucketing, items: &ChartItems, fields: &[Node<ChartField>]) {
+        self.object(fields, |w, node| match &node.field {
+            ChartField::Typename => w.str("Chart"),
+            ChartField::Bucketing => w.enum_item(bucketing),
+            ChartField::Points(fields) => w.list(&items.data, |w, p: &ChartItem| {
+                w.object(fields, |w, node| match &node.field {
+                    PointField::Typename => w.str("ChartPoint"),
+                    PointField::Timestamp => w.scalar(&p.timestamp),
+                    PointField::Total => w.scalar(&p.total()),
+                    PointField::Values(fields) => w.list(&p.values, |w, v| {
+                        w.object(fields, |w, node| match &node.field {
+                            ValueField::Typename => w.str("ChartValue"),
+                            ValueField::Id => w.str(&v.id),
+                            ValueField::Name => w.str(&v.name),
+                            ValueField::Value => w.scalar(&v.value),
+                        });
+                    }),
+                });
+            }),
+        });
+    }
+
+    /// Writes an object: each field's key, then its value by `each`.
+    fn object<F>(&mut self, fields: &[Node<F>], mut each: impl FnMut(&mut Self, &Node<F>)) {
+        self.buf.push(b'{');
+        for (i, node) in fields.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            // A response key is a GraphQL name, `[_A-Za-z][_0-9A-Za-z]*`: nothing to escape.
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(node.key.as_bytes());
+            self.buf.extend_from_slice(b"\":");
+            each(self, node);
+        }
+        self.buf.push(b'}');
+    }
+
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.buf.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            each(self, item);
+        }
+        self.buf.push(b']');
+    }
+
+    /// Runs `f` with the field `key` on the path (only fields that can fail need it).
+    fn at(&mut self, key: &async_graphql::Name, f: impl FnOnce(&mut Self)) {
+        self.path.push(PathSegment::Field(key.to_string()));
+        f(self);
+        self.path.pop();
+    }
+
+    /// A failed field: `null` in place, and its error at the current path.
+    fn fail(&mut self, pos: Pos, e: &GatewayError) {
+        self.null();
+        let mut error = e.extend().into_server_error(pos);
+        error.path.clone_from(&self.path);
+        self.errors.push(error);
+    }
+
+    fn null(&mut self) {
+        self.buf.extend_from_slice(b"null");
+    }
+
+    fn str(&mut self, s: &str) {
+        // Writing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, s);
+    }
+
+    fn scalar<T: ScalarType>(&mut self, v: &T) {
+        let _ = serde_json::to_writer(&mut self.buf, &v.to_value());
+    }
+
+    fn enum_item<T: async_graphql::resolver_utils::EnumType>(&mut self, v: T) {
+        let _ = serde_json::to_writer(&mut self.buf, &enum_value(v));
+    }
+}
