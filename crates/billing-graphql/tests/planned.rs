@@ -137,6 +137,12 @@ async fn failing_upstreams_fail_the_same_fields_with_the_same_errors() {
     assert_eq!(kind, AnswerKind::Partial);
     let (body, _) = same(&sim, &query, serde_json::Value::Null, &[(ep::V1_DEPLOYMENTS, 1)]).await;
     assert!(body.contains(r#""deployments":null"#), "{body}");
+    // A v2 outage nulls every deployment's line items, and nothing else.
+    let v2 =
+        format!(r#"{{ organization(id: "{org}") {{ deployments({RANGE}) {{ id totalCost lineItems {{ sku }} }} }} }}"#);
+    let (body, kind) = same(&sim, &v2, serde_json::Value::Null, &[(ep::V2_INSTANCES, 1)]).await;
+    assert_eq!(kind, AnswerKind::Partial);
+    assert_eq!(body.matches(r#""lineItems":null"#).count(), n, "{body}");
 }
 
 #[tokio::test]
@@ -184,7 +190,30 @@ fn selection(ty: &'static str, depth: u32) -> BoxedStrategy<String> {
             ("dimensions", Some("CostDimension")),
             ("charts", Some("Chart")),
             ("period", Some("Period")),
+            ("lineItems", Some("LineItem")),
         ],
+        "LineItem" => &[
+            ("name", None),
+            ("sku", None),
+            ("type", None),
+            ("resourceKind", None),
+            ("unit", None),
+            ("quantity", None),
+            ("formattedQuantity", None),
+            ("rate", None),
+            ("formattedRate", None),
+            ("totalEcu", None),
+            ("quantities", Some("PriceSegment")),
+        ],
+        "PriceSegment" => &[
+            ("from", None),
+            ("to", None),
+            ("totalEcu", None),
+            ("rate", None),
+            ("quantity", None),
+            ("tiers", Some("PriceTier")),
+        ],
+        "PriceTier" => &[("min", None), ("max", None), ("quantity", None), ("rate", None)],
         "CostDimension" => &[("type", None), ("rawType", None), ("cost", None)],
         "Chart" => &[("bucketing", None), ("points", Some("ChartPoint"))],
         "ChartPoint" => &[("timestamp", None), ("total", None), ("values", Some("ChartValue"))],

@@ -12,7 +12,7 @@ use super::write::Writer;
 use super::{DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
-use crate::query::{self, Query, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
+use crate::query::{self, Query, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 
 /// The answers of one request, by call.
 #[derive(Default)]
@@ -21,6 +21,7 @@ pub(super) struct Fetched {
     pub(super) deployments: Answers<V1Deployments>,
     pub(super) charts: Answers<V1Charts>,
     pub(super) deployment_charts: Answers<V1DeploymentCharts>,
+    pub(super) instances: Answers<V2Instances>,
 }
 
 pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as Query>::Output>>>;
@@ -45,8 +46,10 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
         fetch_all(state, &mut fetched.deployments),
         fetch_all(state, &mut fetched.charts),
     );
-    // Round 2: the charts of the deployments selected from round 1's answers.
+    // Round 2: the charts of the deployments selected from round 1's answers, and their
+    // organization's v2 instances (one call per organization and range) for line items.
     let mut charts = Answers::<V1DeploymentCharts>::new();
+    let mut instances = Answers::<V2Instances>::new();
     for_each_org_field(plan, |org, field| {
         let (range, fields, only) = match field {
             OrgField::Deployments(Ok(range), fields) => (*range, fields, None),
@@ -56,20 +59,25 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
         let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) else { return };
         for d in selected(costs, only) {
             for node in fields {
-                if let DeploymentField::Charts(Ok(own), bucketing, _) = &node.field {
-                    let q = V1DeploymentCharts {
-                        org: org.clone(),
-                        deployment: d.deployment_id.clone(),
-                        range: own.unwrap_or(range),
-                        bucketing: (*bucketing).into(),
-                    };
-                    want(&mut charts, q);
+                match &node.field {
+                    DeploymentField::Charts(Ok(own), bucketing, _) => {
+                        let q = V1DeploymentCharts {
+                            org: org.clone(),
+                            deployment: d.deployment_id.clone(),
+                            range: own.unwrap_or(range),
+                            bucketing: (*bucketing).into(),
+                        };
+                        want(&mut charts, q);
+                    }
+                    DeploymentField::LineItems(_) => want(&mut instances, V2Instances { org: org.clone(), range }),
+                    _ => {}
                 }
             }
         }
     });
-    fetch_all(state, &mut charts).await;
+    futures::join!(fetch_all(state, &mut charts), fetch_all(state, &mut instances));
     fetched.deployment_charts = charts;
+    fetched.instances = instances;
 
     let mut writer = Writer::new(&fetched);
     writer.response(plan);

@@ -98,6 +98,45 @@ pub(crate) enum DeploymentField {
     Dimensions(Vec<Node<DimensionField>>),
     /// Its own range (`None`: the deployment's), the bucketing, the chart's fields.
     Charts(Result<Option<Range>>, Bucketing, Vec<Node<ChartField>>),
+    /// The v2 line items of the deployment's instance, from the organization's
+    /// `/costs/instances` answer for the deployment's range.
+    LineItems(Vec<Node<LineItemField>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum LineItemField {
+    Typename,
+    Name,
+    Sku,
+    Type,
+    ResourceKind,
+    Unit,
+    Quantity,
+    FormattedQuantity,
+    Rate,
+    FormattedRate,
+    TotalEcu,
+    Quantities(Vec<Node<SegmentField>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum SegmentField {
+    Typename,
+    From,
+    To,
+    TotalEcu,
+    Rate,
+    Quantity,
+    Tiers(Vec<Node<TierField>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum TierField {
+    Typename,
+    Min,
+    Max,
+    Quantity,
+    Rate,
 }
 
 #[derive(Debug)]
@@ -357,6 +396,47 @@ impl<'d> Compiler<'d> {
                 })?),
                 "dimensions" => DeploymentField::Dimensions(c.dimension(sets)?),
                 "charts" => DeploymentField::Charts(c.range(field)?, c.bucketing(field)?, c.chart(sets)?),
+                "lineItems" => DeploymentField::LineItems(c.line_item(sets)?),
+                _ => return Err(NotPlanned),
+            })
+        })
+    }
+
+    fn line_item(&self, sets: &[&'d SelectionSet]) -> Planned<Vec<Node<LineItemField>>> {
+        self.fields(sets, "LineItem", |c, name, _, sets| {
+            Ok(match name {
+                "__typename" => LineItemField::Typename,
+                "name" => LineItemField::Name,
+                "sku" => LineItemField::Sku,
+                "type" => LineItemField::Type,
+                "resourceKind" => LineItemField::ResourceKind,
+                "unit" => LineItemField::Unit,
+                "quantity" => LineItemField::Quantity,
+                "formattedQuantity" => LineItemField::FormattedQuantity,
+                "rate" => LineItemField::Rate,
+                "formattedRate" => LineItemField::FormattedRate,
+                "totalEcu" => LineItemField::TotalEcu,
+                "quantities" => LineItemField::Quantities(c.fields(sets, "PriceSegment", |c, name, _, sets| {
+                    Ok(match name {
+                        "__typename" => SegmentField::Typename,
+                        "from" => SegmentField::From,
+                        "to" => SegmentField::To,
+                        "totalEcu" => SegmentField::TotalEcu,
+                        "rate" => SegmentField::Rate,
+                        "quantity" => SegmentField::Quantity,
+                        "tiers" => SegmentField::Tiers(c.fields(sets, "PriceTier", |_, name, _, _| {
+                            Ok(match name {
+                                "__typename" => TierField::Typename,
+                                "min" => TierField::Min,
+                                "max" => TierField::Max,
+                                "quantity" => TierField::Quantity,
+                                "rate" => TierField::Rate,
+                                _ => return Err(NotPlanned),
+                            })
+                        })?),
+                        _ => return Err(NotPlanned),
+                    })
+                })?),
                 _ => return Err(NotPlanned),
             })
         })

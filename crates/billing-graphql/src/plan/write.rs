@@ -12,8 +12,8 @@ use billing_model::{ChartItem, ChartItems, OrganizationId};
 use super::execute::{Fetched, selected};
 use super::*;
 use crate::error::GatewayError;
-use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
-use crate::schema::types::dimensions;
+use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::schema::types::{LineItem, dimensions, line_items};
 
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
@@ -170,6 +170,55 @@ impl<'f> Writer<'f> {
                     }
                 }
             }),
+            DeploymentField::LineItems(fields) => w.at(&node.key, |w| {
+                match &fetched.instances[&V2Instances { org: org.clone(), range }] {
+                    Err(e) => w.fail(node.pos, e),
+                    Ok(instances) => {
+                        // The resolvers' own conversion, so the values are theirs.
+                        let items: Vec<LineItem> = instances
+                            .get(d.deployment_id.as_str())
+                            .map_or_else(Vec::new, |i| line_items(&i.product_line_items));
+                        w.line_items(&items, fields);
+                    }
+                }
+            }),
+        });
+    }
+
+    fn line_items(&mut self, items: &[LineItem], fields: &[Node<LineItemField>]) {
+        self.list(items, |w, l| {
+            w.object(fields, |w, node| match &node.field {
+                LineItemField::Typename => w.str("LineItem"),
+                LineItemField::Name => w.str(&l.name),
+                LineItemField::Sku => w.str(&l.sku),
+                LineItemField::Type => w.str(&l.kind),
+                LineItemField::ResourceKind => w.opt_str(l.resource_kind.as_deref()),
+                LineItemField::Unit => w.str(&l.unit),
+                LineItemField::Quantity => w.scalar(&l.quantity),
+                LineItemField::FormattedQuantity => w.str(&l.formatted_quantity),
+                LineItemField::Rate => w.scalar(&l.rate),
+                LineItemField::FormattedRate => w.str(&l.formatted_rate),
+                LineItemField::TotalEcu => w.scalar(&l.total_ecu),
+                LineItemField::Quantities(fields) => w.list(&l.quantities, |w, q| {
+                    w.object(fields, |w, node| match &node.field {
+                        SegmentField::Typename => w.str("PriceSegment"),
+                        SegmentField::From => w.opt_scalar(q.from.as_ref()),
+                        SegmentField::To => w.opt_scalar(q.to.as_ref()),
+                        SegmentField::TotalEcu => w.scalar(&q.total_ecu),
+                        SegmentField::Rate => w.scalar(&q.rate),
+                        SegmentField::Quantity => w.opt_scalar(q.quantity.as_ref()),
+                        SegmentField::Tiers(fields) => w.list(&q.tiers, |w, t| {
+                            w.object(fields, |w, node| match &node.field {
+                                TierField::Typename => w.str("PriceTier"),
+                                TierField::Min => w.scalar(&t.min),
+                                TierField::Max => w.opt_scalar(t.max.as_ref()),
+                                TierField::Quantity => w.scalar(&t.quantity),
+                                TierField::Rate => w.scalar(&t.rate),
+                            });
+                        }),
+                    });
+                }),
+            });
         });
     }
 
@@ -261,6 +310,20 @@ impl<'f> Writer<'f> {
 
     fn scalar<T: ScalarType>(&mut self, v: &T) {
         let _ = serde_json::to_writer(&mut self.buf, &v.to_value());
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    fn opt_scalar<T: ScalarType>(&mut self, v: Option<&T>) {
+        match v {
+            Some(v) => self.scalar(v),
+            None => self.null(),
+        }
     }
 
     fn enum_item<T: async_graphql::resolver_utils::EnumType>(&mut self, v: T) {
