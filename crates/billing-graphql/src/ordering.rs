@@ -54,7 +54,12 @@ pub(crate) fn shape(
     operation_name: Option<&str>,
     types: &FieldTypes,
 ) {
-    // No data: nothing ran (a document refused by validation never gets here from `execute`).
+    // async-graphql answers `data: null` when every root field failed; the spec wants the
+    // object, each failed (nullable) field null in it. With no error that has a path, nothing
+    // ran (a document refused by validation never gets here from `execute`).
+    if response.data == Value::Null && response.errors.iter().any(|e| !e.path.is_empty()) {
+        response.data = Value::Object(IndexMap::new());
+    }
     if !matches!(response.data, Value::Object(_)) {
         return;
     }

@@ -105,6 +105,11 @@ async fn cost_views_are_planned_and_answer_the_same() {
         format!(
             r#"{{ organization(id: "{org}") {{ deployments({RANGE}) {{ id charts(from: "2026-10-05T00:00:00Z", to: "2026-10-01T00:00:00Z") {{ points {{ total }} }} }} }} }}"#
         ),
+        // Usage: a connection's every part, paging, filters, a union of two filters, totals.
+        r#"{ usageAggregates(first: 3) { __typename totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { __typename id accountId productId aggregatedProductId month type description currency direction resolution unit price walletName numberOfUnits totalAmount } } nodes { id } } }"#.to_owned(),
+        r#"{ a: usageAggregates(first: 2, after: "usage:3", orderBy: ID_ASC) { totalCount edges { cursor } pageInfo { hasPreviousPage endCursor } } b: usageAggregates(first: 0) { totalCount } c: usageAggregates(filter: { months: [] }) { totalCount nodes { id } } }"#.to_owned(),
+        r#"{ usageAggregates(first: 300) { totalCount pageInfo { hasNextPage endCursor } nodes { id totalAmount } } }"#.to_owned(),
+        r#"{ bad: usageAggregates(first: -1) { totalCount } cursor: usageAggregates(after: "nope") { totalCount } month: usageAggregates(filter: { months: ["2026-13"] }) { totalCount } }"#.to_owned(),
         // An unknown organization: the upstream's own error code.
         r#"{ organization(id: "404404404") { costs { total } deployments { id } } }"#.to_owned(),
     ];
@@ -145,13 +150,27 @@ async fn failing_upstreams_fail_the_same_fields_with_the_same_errors() {
     assert_eq!(body.matches(r#""lineItems":null"#).count(), n, "{body}");
 }
 
+/// Two connections whose filters are served together by one union filter, and `totalCount`
+/// costing its extra call: the accounts are the simulator's.
+#[tokio::test]
+async fn usage_connections_served_together_answer_the_same() {
+    let sim = sim().await;
+    let org = &sim.dataset().talkdesk_organizations()[0];
+    let accounts: Vec<String> = org.accounts.iter().take(2).map(ToString::to_string).collect();
+    let query = format!(
+        r#"{{ a: usageAggregates(first: 4, filter: {{ accountIds: ["{}"] }}) {{ totalCount nodes {{ id accountId }} pageInfo {{ hasNextPage }} }} b: usageAggregates(first: 4, filter: {{ accountIds: ["{}"], months: ["2026-10"] }}) {{ totalCount nodes {{ id month }} }} }}"#,
+        accounts[0], accounts[1]
+    );
+    assert!(planned(&sim, &query).await);
+    same(&sim, &query, serde_json::Value::Null, &[]).await;
+}
+
 #[tokio::test]
 async fn what_the_plan_does_not_cover_takes_the_reference_path() {
     let sim = sim().await;
     let org = sim.dataset().demo_org().id.to_string();
     for query in [
         format!(r#"{{ organization(id: "{org}") {{ items {{ total }} }} }}"#),
-        "{ usageAggregates(first: 2) { totalCount } }".to_owned(),
         "{ __schema { queryType { name } } }".to_owned(),
         // An argument that does not bind: async-graphql reports it.
         format!(r#"{{ organization(id: "{org}") {{ costs(from: "yesterday") {{ total }} }} }}"#),

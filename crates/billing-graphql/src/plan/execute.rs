@@ -9,10 +9,11 @@ use std::sync::Arc;
 use billing_model::elastic::v1;
 
 use super::write::Writer;
-use super::{DeploymentField, Node, OrgField, Plan, RootField};
+use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
-use crate::query::{self, Query, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::query::{self, Query, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::schema::usage::{Slice, SliceAnswer, Wanted, load_slices};
 
 /// The answers of one request, by call.
 #[derive(Default)]
@@ -22,6 +23,8 @@ pub(super) struct Fetched {
     pub(super) charts: Answers<V1Charts>,
     pub(super) deployment_charts: Answers<V1DeploymentCharts>,
     pub(super) instances: Answers<V2Instances>,
+    pub(super) slices: HashMap<Slice, SliceAnswer>,
+    pub(super) totals: Answers<UsagePageQuery>,
 }
 
 pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as Query>::Output>>>;
@@ -41,11 +44,24 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
         }
         _ => {}
     });
-    futures::join!(
+    // Every usage connection's slice, loaded together as the slice loader batches them.
+    let slices: Vec<Slice> = plan
+        .root
+        .iter()
+        .filter_map(|n| match &n.field {
+            RootField::Usage(Ok(Wanted::Slice(slice)), _) => Some(slice.clone()),
+            _ => None,
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    let (.., slices) = futures::join!(
         fetch_all(state, &mut fetched.overview),
         fetch_all(state, &mut fetched.deployments),
         fetch_all(state, &mut fetched.charts),
+        async { if slices.is_empty() { HashMap::new() } else { load_slices(state, &slices).await } },
     );
+    fetched.slices = slices;
     // Round 2: the charts of the deployments selected from round 1's answers, and their
     // organization's v2 instances (one call per organization and range) for line items.
     let mut charts = Answers::<V1DeploymentCharts>::new();
@@ -75,9 +91,22 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
             }
         }
     });
-    futures::join!(fetch_all(state, &mut charts), fetch_all(state, &mut instances));
+    // `totalCount` of a slice served without a total: one row of page 1.
+    let mut totals = Answers::<UsagePageQuery>::new();
+    for node in &plan.root {
+        let RootField::Usage(Ok(wanted), fields) = &node.field else { continue };
+        let (slice, total) = match wanted {
+            Wanted::Nothing(slice, result) => (slice, Some(result.total())),
+            Wanted::Slice(slice) => (slice, fetched.slices.get(slice).and_then(|r| r.as_ref().ok()).map(|r| r.total())),
+        };
+        if total == Some(None) && fields.iter().any(|f| matches!(f.field, ConnectionField::TotalCount)) {
+            want(&mut totals, slice.total_query());
+        }
+    }
+    futures::join!(fetch_all(state, &mut charts), fetch_all(state, &mut instances), fetch_all(state, &mut totals));
     fetched.deployment_charts = charts;
     fetched.instances = instances;
+    fetched.totals = totals;
 
     let mut writer = Writer::new(&fetched);
     writer.response(plan);
@@ -116,7 +145,19 @@ fn want<Q: Query>(answers: &mut Answers<Q>, q: Q) {
 /// batch does.
 async fn fetch_all<Q: Query + Hash>(state: &RequestState, answers: &mut Answers<Q>) {
     let calls = answers.keys().cloned().collect::<Vec<_>>();
-    let results = futures::future::join_all(calls.iter().map(|q| query::fetch(state, q))).await;
+    if calls.is_empty() {
+        return;
+    }
+    // The same span as a loader's batch, so a trace reads alike on either executor.
+    let span = tracing::debug_span!(
+        "loader_batch",
+        upstream = Q::ENDPOINT.upstream.as_str(),
+        endpoint = Q::ENDPOINT.template,
+        keys = calls.len(),
+    );
+    let results =
+        tracing::Instrument::instrument(futures::future::join_all(calls.iter().map(|q| query::fetch(state, q))), span)
+            .await;
     for (q, result) in calls.into_iter().zip(results) {
         answers.insert(q, result);
     }

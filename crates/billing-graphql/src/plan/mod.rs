@@ -25,6 +25,8 @@ pub(crate) use execute::execute;
 use crate::error::{GatewayError, Result};
 use crate::query::Range;
 use crate::schema::types::Bucketing;
+use crate::schema::usage::{Wanted, slice_for};
+use crate::schema::{UsageFilter, UsageOrderBy};
 
 /// A field of the plan: where it goes in the response, where it stands in the document (for
 /// errors), and what it is.
@@ -46,6 +48,53 @@ pub(crate) enum RootField {
     Typename,
     /// The id, checked; the organization's fields.
     Organization(Result<OrganizationId>, Vec<Node<OrgField>>),
+    /// The slice the arguments ask for (or the caller's error); the connection's fields.
+    Usage(Result<Wanted>, Vec<Node<ConnectionField>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum ConnectionField {
+    Typename,
+    Edges(Vec<Node<EdgeField>>),
+    Nodes(Vec<Node<UsageField>>),
+    PageInfo(Vec<Node<PageInfoField>>),
+    TotalCount,
+}
+
+#[derive(Debug)]
+pub(crate) enum EdgeField {
+    Typename,
+    Cursor,
+    Node(Vec<Node<UsageField>>),
+}
+
+#[derive(Debug)]
+pub(crate) enum PageInfoField {
+    Typename,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UsageField {
+    Typename,
+    Id,
+    AccountId,
+    ProductId,
+    AggregatedProductId,
+    Month,
+    Type,
+    Description,
+    Currency,
+    Direction,
+    Resolution,
+    Unit,
+    Price,
+    WalletName,
+    NumberOfUnits,
+    TotalAmount,
 }
 
 #[derive(Debug)]
@@ -318,6 +367,14 @@ impl<'d> Compiler<'d> {
                 let id = OrganizationId::parse(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")));
                 Ok(RootField::Organization(id, c.organization(sets)?))
             }
+            "usageAggregates" => {
+                let filter: Option<UsageFilter> = c.arg(field, "filter")?;
+                let first: Option<i32> = c.arg(field, "first")?;
+                let after: Option<String> = c.arg(field, "after")?;
+                let order: Option<UsageOrderBy> = c.arg(field, "orderBy")?;
+                let wanted = slice_for(filter, first.unwrap_or(50), after, order.unwrap_or_default());
+                Ok(RootField::Usage(wanted, c.connection(sets)?))
+            }
             _ => Err(NotPlanned),
         })?;
         Ok(Plan { root })
@@ -437,6 +494,59 @@ impl<'d> Compiler<'d> {
                         _ => return Err(NotPlanned),
                     })
                 })?),
+                _ => return Err(NotPlanned),
+            })
+        })
+    }
+
+    fn connection(&self, sets: &[&'d SelectionSet]) -> Planned<Vec<Node<ConnectionField>>> {
+        self.fields(sets, "UsageAggregateConnection", |c, name, _, sets| {
+            Ok(match name {
+                "__typename" => ConnectionField::Typename,
+                "edges" => ConnectionField::Edges(c.fields(sets, "UsageAggregateEdge", |c, name, _, sets| {
+                    Ok(match name {
+                        "__typename" => EdgeField::Typename,
+                        "cursor" => EdgeField::Cursor,
+                        "node" => EdgeField::Node(c.usage(sets)?),
+                        _ => return Err(NotPlanned),
+                    })
+                })?),
+                "nodes" => ConnectionField::Nodes(c.usage(sets)?),
+                "pageInfo" => ConnectionField::PageInfo(c.fields(sets, "PageInfo", |_, name, _, _| {
+                    Ok(match name {
+                        "__typename" => PageInfoField::Typename,
+                        "hasNextPage" => PageInfoField::HasNextPage,
+                        "hasPreviousPage" => PageInfoField::HasPreviousPage,
+                        "startCursor" => PageInfoField::StartCursor,
+                        "endCursor" => PageInfoField::EndCursor,
+                        _ => return Err(NotPlanned),
+                    })
+                })?),
+                "totalCount" => ConnectionField::TotalCount,
+                _ => return Err(NotPlanned),
+            })
+        })
+    }
+
+    fn usage(&self, sets: &[&'d SelectionSet]) -> Planned<Vec<Node<UsageField>>> {
+        self.fields(sets, "UsageAggregate", |_, name, _, _| {
+            Ok(match name {
+                "__typename" => UsageField::Typename,
+                "id" => UsageField::Id,
+                "accountId" => UsageField::AccountId,
+                "productId" => UsageField::ProductId,
+                "aggregatedProductId" => UsageField::AggregatedProductId,
+                "month" => UsageField::Month,
+                "type" => UsageField::Type,
+                "description" => UsageField::Description,
+                "currency" => UsageField::Currency,
+                "direction" => UsageField::Direction,
+                "resolution" => UsageField::Resolution,
+                "unit" => UsageField::Unit,
+                "price" => UsageField::Price,
+                "walletName" => UsageField::WalletName,
+                "numberOfUnits" => UsageField::NumberOfUnits,
+                "totalAmount" => UsageField::TotalAmount,
                 _ => return Err(NotPlanned),
             })
         })

@@ -9,11 +9,15 @@ use async_graphql::{ErrorExtensions, PathSegment, Pos, ScalarType, ServerError};
 use billing_model::elastic::v1;
 use billing_model::{ChartItem, ChartItems, OrganizationId};
 
+use std::collections::HashMap;
+
 use super::execute::{Fetched, selected};
 use super::*;
 use crate::error::GatewayError;
 use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 use crate::schema::types::{LineItem, dimensions, line_items};
+use crate::schema::usage::{Slice, SliceResult, Wanted, cursor};
+use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
@@ -37,6 +41,77 @@ impl<'f> Writer<'f> {
                 Ok(id) => w.organization(id, fields),
                 Err(e) => w.fail(node.pos, e),
             }),
+            RootField::Usage(wanted, fields) => w.at(&node.key, |w| match wanted {
+                Err(e) => w.fail(node.pos, e),
+                Ok(Wanted::Nothing(slice, result)) => w.connection(slice, result, fields),
+                Ok(Wanted::Slice(slice)) => match got(&w.fetched.slices, slice) {
+                    Ok(result) => w.connection(slice, result, fields),
+                    Err(e) => w.fail(node.pos, e),
+                },
+            }),
+        });
+    }
+
+    fn connection(&mut self, slice: &Slice, result: &SliceResult, fields: &[Node<ConnectionField>]) {
+        let fetched = self.fetched;
+        let offset = slice.offset();
+        let rows = result.rows();
+        self.object(fields, |w, node| match &node.field {
+            ConnectionField::Typename => w.str("UsageAggregateConnection"),
+            ConnectionField::Edges(fields) => {
+                w.buf.push(b'[');
+                for (i, row) in rows.iter().enumerate() {
+                    if i > 0 {
+                        w.buf.push(b',');
+                    }
+                    w.object(fields, |w, node| match &node.field {
+                        EdgeField::Typename => w.str("UsageAggregateEdge"),
+                        EdgeField::Cursor => w.str(&cursor(offset + i)),
+                        EdgeField::Node(fields) => w.usage_row(row, fields),
+                    });
+                }
+                w.buf.push(b']');
+            }
+            ConnectionField::Nodes(fields) => w.list(rows, |w, row| w.usage_row(row, fields)),
+            ConnectionField::PageInfo(fields) => {
+                let n = rows.len();
+                w.object(fields, |w, node| match &node.field {
+                    PageInfoField::Typename => w.str("PageInfo"),
+                    PageInfoField::HasNextPage => w.scalar(&result.has_next()),
+                    PageInfoField::HasPreviousPage => w.scalar(&(offset > 0)),
+                    PageInfoField::StartCursor => w.opt_str((n > 0).then(|| cursor(offset)).as_deref()),
+                    PageInfoField::EndCursor => w.opt_str((n > 0).then(|| cursor(offset + n - 1)).as_deref()),
+                });
+            }
+            ConnectionField::TotalCount => match result.total() {
+                Some(total) => w.scalar(&total),
+                None => w.at(&node.key, |w| match got(&fetched.totals, &slice.total_query()) {
+                    Ok(page) => w.scalar(&page.total.unwrap_or(0)),
+                    Err(e) => w.fail(node.pos, e),
+                }),
+            },
+        });
+    }
+
+    /// One usage row, written from the wire row as `UsageAggregate` would show it.
+    fn usage_row(&mut self, row: &WireAggregate, fields: &[Node<UsageField>]) {
+        self.object(fields, |w, node| match node.field {
+            UsageField::Typename => w.str("UsageAggregate"),
+            UsageField::Id => w.str(&row.id),
+            UsageField::AccountId => w.opt_str(row.account_id.as_ref().map(|a| a.as_str())),
+            UsageField::ProductId => w.opt_str(row.product_id.as_deref()),
+            UsageField::AggregatedProductId => w.opt_str(row.aggregated_product_id.as_deref()),
+            UsageField::Month => w.opt_str(row.month.map(|m| m.to_string()).as_deref()),
+            UsageField::Type => w.opt_str(row.kind.as_ref().map(|k| k.as_str())),
+            UsageField::Description => w.opt_str(row.description.as_deref()),
+            UsageField::Currency => w.opt_str(row.currency.as_deref()),
+            UsageField::Direction => w.opt_str(row.direction.as_ref().map(|d| d.as_str())),
+            UsageField::Resolution => w.opt_str(row.resolution.as_deref()),
+            UsageField::Unit => w.opt_str(row.unit.as_deref()),
+            UsageField::Price => w.opt_scalar(row.price.as_ref()),
+            UsageField::WalletName => w.opt_str(row.wallet_name.as_deref()),
+            UsageField::NumberOfUnits => w.opt_scalar(row.number_of_units.as_ref()),
+            UsageField::TotalAmount => w.opt_scalar(row.total_amount.as_ref()),
         });
     }
 
@@ -58,7 +133,8 @@ impl<'f> Writer<'f> {
             OrgField::Typename => w.str("Organization"),
             OrgField::Id => w.str(org.as_str()),
             OrgField::Costs(range, fields) => w.at(&node.key, |w| {
-                let answer = range.as_ref().map(|r| &fetched.overview[&V1Overview { org: org.clone(), range: *r }]);
+                let answer =
+                    range.as_ref().map(|r| got(&fetched.overview, &V1Overview { org: org.clone(), range: *r }));
                 match answer {
                     Ok(Ok(o)) => w.overview(o, fields),
                     Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
@@ -66,7 +142,7 @@ impl<'f> Writer<'f> {
             }),
             OrgField::Deployments(range, fields) => w.at(&node.key, |w| match range {
                 Err(e) => w.fail(node.pos, e),
-                Ok(range) => match &fetched.deployments[&V1Deployments { org: org.clone(), range: *range }] {
+                Ok(range) => match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
                     Err(e) => w.fail(node.pos, e),
                     Ok(costs) => {
                         w.buf.push(b'[');
@@ -84,17 +160,19 @@ impl<'f> Writer<'f> {
             }),
             OrgField::Deployment(id, range, fields) => w.at(&node.key, |w| match (id, range) {
                 (Err(e), _) | (_, Err(e)) => w.fail(node.pos, e),
-                (Ok(id), Ok(range)) => match &fetched.deployments[&V1Deployments { org: org.clone(), range: *range }] {
-                    Err(e) => w.fail(node.pos, e),
-                    Ok(costs) => match selected(costs, Some(id)).next() {
-                        Some(d) => w.deployment(org, *range, d, fields),
-                        None => w.null(),
-                    },
-                },
+                (Ok(id), Ok(range)) => {
+                    match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
+                        Err(e) => w.fail(node.pos, e),
+                        Ok(costs) => match selected(costs, Some(id)).next() {
+                            Some(d) => w.deployment(org, *range, d, fields),
+                            None => w.null(),
+                        },
+                    }
+                }
             }),
             OrgField::Charts(range, bucketing, fields) => w.at(&node.key, |w| {
                 let answer = range.as_ref().map(|r| {
-                    &fetched.charts[&V1Charts { org: org.clone(), range: *r, bucketing: (*bucketing).into() }]
+                    got(&fetched.charts, &V1Charts { org: org.clone(), range: *r, bucketing: (*bucketing).into() })
                 });
                 match answer {
                     Ok(Ok(items)) => w.chart(*bucketing, items, fields),
@@ -164,14 +242,14 @@ impl<'f> Writer<'f> {
                         range: own.unwrap_or(range),
                         bucketing: (*bucketing).into(),
                     };
-                    match &fetched.deployment_charts[&q] {
+                    match got(&fetched.deployment_charts, &q) {
                         Ok(items) => w.chart(*bucketing, items, fields),
                         Err(e) => w.fail(node.pos, e),
                     }
                 }
             }),
             DeploymentField::LineItems(fields) => w.at(&node.key, |w| {
-                match &fetched.instances[&V2Instances { org: org.clone(), range }] {
+                match got(&fetched.instances, &V2Instances { org: org.clone(), range }) {
                     Err(e) => w.fail(node.pos, e),
                     Ok(instances) => {
                         // The resolvers' own conversion, so the values are theirs.
@@ -328,5 +406,20 @@ impl<'f> Writer<'f> {
 
     fn enum_item<T: async_graphql::resolver_utils::EnumType>(&mut self, v: T) {
         let _ = serde_json::to_writer(&mut self.buf, &enum_value(v));
+    }
+}
+
+/// The answer of a call the fetch rounds made. Every call the writer looks up was wanted by a
+/// round from the same plan, so a miss is a broken invariant: an `INTERNAL` error on that field,
+/// never a panic.
+fn got<'a, K: std::hash::Hash + Eq, T>(
+    answers: &'a HashMap<K, Result<T, GatewayError>>,
+    key: &K,
+) -> Result<&'a T, &'a GatewayError> {
+    static MISSING: GatewayError = GatewayError::Internal("a planned call was not made");
+    match answers.get(key) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(e),
+        None => Err(&MISSING),
     }
 }

@@ -8,7 +8,7 @@ mod instance;
 mod leaves;
 mod organization;
 pub mod types;
-mod usage;
+pub(crate) mod usage;
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, MergedObject, Object, Schema};
 

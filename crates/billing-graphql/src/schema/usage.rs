@@ -168,7 +168,7 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-fn cursor(offset: usize) -> String {
+pub(crate) fn cursor(offset: usize) -> String {
     format!("usage:{offset}")
 }
 
@@ -213,8 +213,7 @@ impl UsageAggregateConnection {
         if let Some(total) = self.result.total {
             return Ok(Some(total));
         }
-        let q = UsagePageQuery { filter: self.key.filter.clone(), order: self.key.order, page: 1, per_page: 1 };
-        let page = load(ctx, q).await?;
+        let page = load(ctx, self.key.total_query()).await?;
         Ok(Some(page.total.unwrap_or(0)))
     }
 }
@@ -227,6 +226,29 @@ pub(crate) async fn usage_aggregates(
     after: Option<String>,
     order_by: UsageOrderBy,
 ) -> Result<UsageAggregateConnection> {
+    let key = match slice_for(filter, first, after, order_by)? {
+        Wanted::Slice(key) => key,
+        Wanted::Nothing(key, result) => return Ok(UsageAggregateConnection { key, result }),
+    };
+    let loader = ctx.data_unchecked::<SliceLoader>();
+    let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))?;
+    Ok(UsageAggregateConnection { key, result })
+}
+
+/// What a connection's arguments ask for: a slice to load, or an answer known without a call.
+#[derive(Debug)]
+pub(crate) enum Wanted {
+    Slice(Slice),
+    Nothing(Slice, Arc<SliceResult>),
+}
+
+/// The slice a connection's arguments ask for, or the caller's error.
+pub(crate) fn slice_for(
+    filter: Option<UsageFilter>,
+    first: i32,
+    after: Option<String>,
+    order_by: UsageOrderBy,
+) -> Result<Wanted> {
     if !(0..=MAX_FIRST).contains(&first) {
         return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
     }
@@ -243,14 +265,34 @@ pub(crate) async fn usage_aggregates(
     // An empty list of accounts or months matches nothing: no call needed.
     if filter.is_none() || first == 0 {
         let total = if filter.is_none() { Some(0) } else { None };
-        return Ok(UsageAggregateConnection {
-            key,
-            result: Arc::new(SliceResult { rows: Vec::new(), has_next: false, total }),
-        });
+        return Ok(Wanted::Nothing(key, Arc::new(SliceResult { rows: Vec::new(), has_next: false, total })));
     }
-    let loader = ctx.data_unchecked::<SliceLoader>();
-    let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))?;
-    Ok(UsageAggregateConnection { key, result })
+    Ok(Wanted::Slice(key))
+}
+
+impl Slice {
+    /// The call `totalCount` makes when the rows came without a total: one row of page 1.
+    pub(crate) fn total_query(&self) -> UsagePageQuery {
+        UsagePageQuery { filter: self.filter.clone(), order: self.order, page: 1, per_page: 1 }
+    }
+
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl SliceResult {
+    pub(crate) fn rows(&self) -> &[WireAggregate] {
+        &self.rows
+    }
+
+    pub(crate) fn has_next(&self) -> bool {
+        self.has_next
+    }
+
+    pub(crate) fn total(&self) -> Option<u64> {
+        self.total
+    }
 }
 
 /// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing.
@@ -303,7 +345,7 @@ pub(crate) struct SliceResult {
     total: Option<u64>,
 }
 
-type SliceAnswer = Result<Arc<SliceResult>, GatewayError>;
+pub(crate) type SliceAnswer = Result<Arc<SliceResult>, GatewayError>;
 
 /// The per-request loader of slices.
 pub(crate) struct SliceLoader(Loader<Slice, SliceAnswer, SliceBatch>);
@@ -320,34 +362,39 @@ pub(crate) struct SliceBatch {
 
 impl BatchFn<Slice, SliceAnswer> for SliceBatch {
     async fn load(&mut self, keys: &[Slice]) -> HashMap<Slice, SliceAnswer> {
-        let state = &*self.state;
-        let mut groups: HashMap<UsageOrder, Vec<Slice>> = HashMap::new();
-        for k in keys {
-            groups.entry(k.order).or_default().push(k.clone());
-        }
-        let mut out = HashMap::new();
-        let mut jobs = Vec::new();
-        for (order, group) in groups {
-            let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
-            let unionable = group.len() > 1
-                && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
-                && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
-            if unionable {
-                jobs.push(futures::future::Either::Left(async move { fetch_union(state, order, union, group).await }));
-            } else {
-                for key in group {
-                    jobs.push(futures::future::Either::Right(async move {
-                        let answer = fetch_slice(state, &key).await.map(Arc::new);
-                        vec![(key, answer)]
-                    }));
-                }
+        load_slices(&self.state, keys).await
+    }
+}
+
+/// Loads slices together, as one batch: those of one order that all start at the first row are
+/// served by one union filter, the others each on its own.
+pub(crate) async fn load_slices(state: &RequestState, keys: &[Slice]) -> HashMap<Slice, SliceAnswer> {
+    let mut groups: HashMap<UsageOrder, Vec<Slice>> = HashMap::new();
+    for k in keys {
+        groups.entry(k.order).or_default().push(k.clone());
+    }
+    let mut out = HashMap::new();
+    let mut jobs = Vec::new();
+    for (order, group) in groups {
+        let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
+        let unionable = group.len() > 1
+            && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
+            && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
+        if unionable {
+            jobs.push(futures::future::Either::Left(async move { fetch_union(state, order, union, group).await }));
+        } else {
+            for key in group {
+                jobs.push(futures::future::Either::Right(async move {
+                    let answer = fetch_slice(state, &key).await.map(Arc::new);
+                    vec![(key, answer)]
+                }));
             }
         }
-        for answers in futures::future::join_all(jobs).await {
-            out.extend(answers);
-        }
-        out
     }
+    for answers in futures::future::join_all(jobs).await {
+        out.extend(answers);
+    }
+    out
 }
 
 async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, page: u32) -> Result<Arc<UsagePage>> {
