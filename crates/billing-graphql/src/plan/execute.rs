@@ -6,13 +6,18 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use async_graphql::{PathSegment, ServerError};
 use billing_model::elastic::v1;
+use billing_model::{ChartItems, OrganizationId};
+use futures::StreamExt;
 
 use super::write::Writer;
 use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
-use crate::query::{self, Query, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::query::{
+    self, Query, Range, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances,
+};
 use crate::schema::usage::{Slice, SliceAnswer, Wanted, load_slices};
 
 /// The answers of one request, by call.
@@ -21,7 +26,6 @@ pub(super) struct Fetched {
     pub(super) overview: Answers<V1Overview>,
     pub(super) deployments: Answers<V1Deployments>,
     pub(super) charts: Answers<V1Charts>,
-    pub(super) deployment_charts: Answers<V1DeploymentCharts>,
     pub(super) instances: Answers<V2Instances>,
     pub(super) slices: HashMap<Slice, SliceAnswer>,
     pub(super) totals: Answers<UsagePageQuery>,
@@ -62,9 +66,8 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
         async { if slices.is_empty() { HashMap::new() } else { load_slices(state, &slices).await } },
     );
     fetched.slices = slices;
-    // Round 2: the charts of the deployments selected from round 1's answers, and their
-    // organization's v2 instances (one call per organization and range) for line items.
-    let mut charts = Answers::<V1DeploymentCharts>::new();
+    // Round 2, for the whole request: the v2 instances of each organization and range whose
+    // deployments show line items (one call serves them all), and `totalCount`s.
     let mut instances = Answers::<V2Instances>::new();
     for_each_org_field(plan, |org, field| {
         let (range, fields, only) = match field {
@@ -73,22 +76,10 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
             _ => return,
         };
         let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) else { return };
-        for d in selected(costs, only) {
-            for node in fields {
-                match &node.field {
-                    DeploymentField::Charts(Ok(own), bucketing, _) => {
-                        let q = V1DeploymentCharts {
-                            org: org.clone(),
-                            deployment: d.deployment_id.clone(),
-                            range: own.unwrap_or(range),
-                            bucketing: (*bucketing).into(),
-                        };
-                        want(&mut charts, q);
-                    }
-                    DeploymentField::LineItems(_) => want(&mut instances, V2Instances { org: org.clone(), range }),
-                    _ => {}
-                }
-            }
+        if selected(costs, only).next().is_some()
+            && fields.iter().any(|n| matches!(n.field, DeploymentField::LineItems(_)))
+        {
+            want(&mut instances, V2Instances { org: org.clone(), range });
         }
     });
     // `totalCount` of a slice served without a total: one row of page 1.
@@ -103,15 +94,200 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
             want(&mut totals, slice.total_query());
         }
     }
-    futures::join!(fetch_all(state, &mut charts), fetch_all(state, &mut instances), fetch_all(state, &mut totals));
-    fetched.deployment_charts = charts;
+    futures::join!(fetch_all(state, &mut instances), fetch_all(state, &mut totals));
     fetched.instances = instances;
     fetched.totals = totals;
 
-    let mut writer = Writer::new(&fetched);
+    // Round 2, deployment by deployment: each deployments field with charts is written on its
+    // own, its deployments' chart calls made a window at a time and in order, so a deployment's
+    // answers are dropped once it is written: memory holds a window, not the organization.
+    let mut fragments = Fragments::new();
+    let mut kept = Kept::new(plan, &fetched);
+    for node in &plan.root {
+        let RootField::Organization(Ok(org), fields) = &node.field else { continue };
+        for field in fields {
+            let (range, dfields, only) = match &field.field {
+                OrgField::Deployments(Ok(range), dfields) => (*range, dfields, None),
+                OrgField::Deployment(Ok(id), Ok(range), dfields) => (*range, dfields, Some(id.as_str())),
+                _ => continue,
+            };
+            if !dfields.iter().any(|n| matches!(n.field, DeploymentField::Charts(Ok(_), ..))) {
+                continue;
+            }
+            if !matches!(fetched.deployments.get(&V1Deployments { org: org.clone(), range }), Some(Ok(_))) {
+                continue;
+            }
+            let path = vec![PathSegment::Field(node.key.to_string()), PathSegment::Field(field.key.to_string())];
+            let fragment =
+                render_deployments(state, &fetched, &mut kept, Scope { org, range, only, fields: dfields }, path).await;
+            fragments.insert(std::ptr::from_ref(field) as usize, fragment);
+        }
+    }
+
+    let mut writer = Writer::new(&fetched, &fragments);
     writer.response(plan);
     writer.finish()
 }
+
+/// A deployments field written ahead, by the field's address in the plan.
+pub(super) type Fragments = HashMap<usize, Fragment>;
+
+/// A value written ahead: its JSON and its errors, in order.
+pub(super) struct Fragment {
+    pub(super) body: Vec<u8>,
+    pub(super) errors: Vec<ServerError>,
+}
+
+/// What a deployments field selects: the organization and range, one id or every deployment,
+/// and the deployment's fields.
+pub(super) struct Scope<'p> {
+    pub(super) org: &'p OrganizationId,
+    pub(super) range: Range,
+    pub(super) only: Option<&'p str>,
+    pub(super) fields: &'p [Node<DeploymentField>],
+}
+
+impl Scope<'_> {
+    /// The chart calls one deployment of this field needs, each once.
+    fn chart_calls(&self, d: &v1::DeploymentCosts) -> Vec<V1DeploymentCharts> {
+        let mut calls = Vec::new();
+        for node in self.fields {
+            if let DeploymentField::Charts(Ok(own), bucketing, _) = &node.field {
+                let q = V1DeploymentCharts {
+                    org: self.org.clone(),
+                    deployment: d.deployment_id.clone(),
+                    range: own.unwrap_or(self.range),
+                    bucketing: (*bucketing).into(),
+                };
+                if !calls.contains(&q) {
+                    calls.push(q);
+                }
+            }
+        }
+        calls
+    }
+}
+
+/// Chart answers wanted by more than one field of the request, kept until their last use, so
+/// a call is made once per request, as the loaders make it.
+pub(super) struct Kept {
+    remaining: HashMap<V1DeploymentCharts, usize>,
+    answers: Answers<V1DeploymentCharts>,
+}
+
+impl Kept {
+    fn new(plan: &Plan, fetched: &Fetched) -> Self {
+        let mut remaining = HashMap::new();
+        for_each_org_field(plan, |org, field| {
+            let (range, fields, only) = match field {
+                OrgField::Deployments(Ok(range), fields) => (*range, fields, None),
+                OrgField::Deployment(Ok(id), Ok(range), fields) => (*range, fields, Some(id.as_str())),
+                _ => return,
+            };
+            let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) else { return };
+            let scope = Scope { org, range, only, fields };
+            for d in selected(costs, only) {
+                for q in scope.chart_calls(d) {
+                    *remaining.entry(q).or_insert(0) += 1;
+                }
+            }
+        });
+        remaining.retain(|_, n| *n > 1);
+        Kept { remaining, answers: HashMap::new() }
+    }
+
+    /// An answer kept from an earlier field, used once more.
+    fn take(&mut self, q: &V1DeploymentCharts) -> Option<Result<Arc<ChartItems>>> {
+        let answer = self.answers.get(q)?.clone();
+        self.used(q);
+        Some(answer)
+    }
+
+    /// Keeps a fresh answer if a later field wants it too.
+    fn keep(&mut self, q: &V1DeploymentCharts, answer: &Result<Arc<ChartItems>>) {
+        if self.remaining.contains_key(q) {
+            self.answers.insert(q.clone(), answer.clone());
+            self.used(q);
+        }
+    }
+
+    fn used(&mut self, q: &V1DeploymentCharts) {
+        if let Some(n) = self.remaining.get_mut(q) {
+            *n -= 1;
+            if *n == 0 {
+                self.remaining.remove(q);
+                self.answers.remove(q);
+            }
+        }
+    }
+}
+
+/// How many deployments' chart calls are in flight at once while a field is written. Above the
+/// transport's concurrency, so the window never starves it; small beside an organization.
+const WINDOW: usize = 64;
+
+/// Writes one deployments field (a list, or one deployment or null), fetching each
+/// deployment's charts in order, a window at a time.
+async fn render_deployments(
+    state: &RequestState,
+    fetched: &Fetched,
+    kept: &mut Kept,
+    scope: Scope<'_>,
+    path: Vec<PathSegment>,
+) -> Fragment {
+    let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: scope.org.clone(), range: scope.range }) else {
+        return Fragment { body: b"null".to_vec(), errors: Vec::new() };
+    };
+    let deployments: Vec<&v1::DeploymentCosts> = selected(costs, scope.only).collect();
+    // The calls of each deployment, answered from what earlier fields kept where they can.
+    let mut plans: Vec<(Vec<V1DeploymentCharts>, Answers<V1DeploymentCharts>)> = Vec::with_capacity(deployments.len());
+    for d in &deployments {
+        let mut known = Answers::new();
+        let mut calls = Vec::new();
+        for q in scope.chart_calls(d) {
+            match kept.take(&q) {
+                Some(answer) => {
+                    known.insert(q, answer);
+                }
+                None => calls.push(q),
+            }
+        }
+        plans.push((calls, known));
+    }
+    let mut answers = futures::stream::iter(plans)
+        .map(|(calls, mut known)| async move {
+            let results = futures::future::join_all(calls.iter().map(|q| query::fetch(state, q))).await;
+            known.extend(calls.into_iter().zip(results));
+            known
+        })
+        .buffered(WINDOW);
+    let mut writer = Writer::new(fetched, &NO_FRAGMENTS);
+    writer.set_path(path);
+    let mut index = 0;
+    if scope.only.is_none() {
+        writer.open_list();
+    }
+    while let Some(charts) = answers.next().await {
+        for (q, answer) in &charts {
+            kept.keep(q, answer);
+        }
+        let d = deployments[index];
+        if scope.only.is_none() {
+            writer.list_item(index, |w| w.deployment(scope.org, scope.range, d, scope.fields, &charts));
+        } else {
+            writer.deployment(scope.org, scope.range, d, scope.fields, &charts);
+        }
+        index += 1;
+    }
+    if scope.only.is_none() {
+        writer.close_list();
+    } else if deployments.is_empty() {
+        writer.null_value();
+    }
+    writer.into_fragment()
+}
+
+static NO_FRAGMENTS: std::sync::LazyLock<Fragments> = std::sync::LazyLock::new(HashMap::new);
 
 /// The deployments a `deployments` field (every one) or a `deployment(id:)` field (the one with
 /// that id, if any) selects.

@@ -11,7 +11,7 @@ use billing_model::{ChartItem, ChartItems, OrganizationId};
 
 use std::collections::HashMap;
 
-use super::execute::{Fetched, selected};
+use super::execute::{Answers, Fetched, Fragment, Fragments, selected};
 use super::*;
 use crate::error::GatewayError;
 use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
@@ -21,6 +21,8 @@ use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
+    /// Deployments fields written ahead (see `execute`), by their address in the plan.
+    fragments: &'f Fragments,
     buf: Vec<u8>,
     errors: Vec<ServerError>,
     /// The path of the field being written, kept only down to fields that can fail.
@@ -28,8 +30,46 @@ pub(super) struct Writer<'f> {
 }
 
 impl<'f> Writer<'f> {
-    pub(super) fn new(fetched: &'f Fetched) -> Self {
-        Writer { fetched, buf: Vec::with_capacity(16 * 1024), errors: Vec::new(), path: Vec::new() }
+    pub(super) fn new(fetched: &'f Fetched, fragments: &'f Fragments) -> Self {
+        Writer { fetched, fragments, buf: Vec::with_capacity(16 * 1024), errors: Vec::new(), path: Vec::new() }
+    }
+
+    /// Writes below `path` (a fragment written ahead of the rest).
+    pub(super) fn set_path(&mut self, path: Vec<PathSegment>) {
+        self.path = path;
+    }
+
+    pub(super) fn open_list(&mut self) {
+        self.buf.push(b'[');
+    }
+
+    /// Writes the list item at `index`, its index on the path.
+    pub(super) fn list_item(&mut self, index: usize, f: impl FnOnce(&mut Self)) {
+        if index > 0 {
+            self.buf.push(b',');
+        }
+        self.path.push(PathSegment::Index(index));
+        f(self);
+        self.path.pop();
+    }
+
+    pub(super) fn close_list(&mut self) {
+        self.buf.push(b']');
+    }
+
+    pub(super) fn null_value(&mut self) {
+        self.null();
+    }
+
+    /// What was written, as a fragment to splice into the response.
+    pub(super) fn into_fragment(self) -> Fragment {
+        Fragment { body: self.buf, errors: self.errors }
+    }
+
+    /// Splices a fragment written ahead: its bytes in place, its errors in order.
+    fn splice(&mut self, fragment: &Fragment) {
+        self.buf.extend_from_slice(&fragment.body);
+        self.errors.extend(fragment.errors.iter().cloned());
     }
 
     /// The whole response: `{"data":{...}}`, with `"errors"` after `data` when there are any.
@@ -140,6 +180,10 @@ impl<'f> Writer<'f> {
                     Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
                 }
             }),
+            OrgField::Deployments(..) | OrgField::Deployment(..) if w.fragments.contains_key(&address(node)) => {
+                let fragment = &w.fragments[&address(node)];
+                w.splice(fragment);
+            }
             OrgField::Deployments(range, fields) => w.at(&node.key, |w| match range {
                 Err(e) => w.fail(node.pos, e),
                 Ok(range) => match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
@@ -151,7 +195,7 @@ impl<'f> Writer<'f> {
                                 w.buf.push(b',');
                             }
                             w.path.push(PathSegment::Index(i));
-                            w.deployment(org, *range, d, fields);
+                            w.deployment(org, *range, d, fields, &NO_CHARTS);
                             w.path.pop();
                         }
                         w.buf.push(b']');
@@ -164,7 +208,7 @@ impl<'f> Writer<'f> {
                     match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
                         Err(e) => w.fail(node.pos, e),
                         Ok(costs) => match selected(costs, Some(id)).next() {
-                            Some(d) => w.deployment(org, *range, d, fields),
+                            Some(d) => w.deployment(org, *range, d, fields, &NO_CHARTS),
                             None => w.null(),
                         },
                     }
@@ -210,12 +254,14 @@ impl<'f> Writer<'f> {
         });
     }
 
-    fn deployment(
+    /// One deployment; `charts` holds the answers of its chart calls.
+    pub(super) fn deployment(
         &mut self,
         org: &OrganizationId,
         range: Range,
         d: &v1::DeploymentCosts,
         fields: &[Node<DeploymentField>],
+        charts: &Answers<V1DeploymentCharts>,
     ) {
         let fetched = self.fetched;
         self.object(fields, |w, node| match &node.field {
@@ -242,7 +288,7 @@ impl<'f> Writer<'f> {
                         range: own.unwrap_or(range),
                         bucketing: (*bucketing).into(),
                     };
-                    match got(&fetched.deployment_charts, &q) {
+                    match got(charts, &q) {
                         Ok(items) => w.chart(*bucketing, items, fields),
                         Err(e) => w.fail(node.pos, e),
                     }
@@ -423,3 +469,11 @@ fn got<'a, K: std::hash::Hash + Eq, T>(
         None => Err(&MISSING),
     }
 }
+
+/// A node's address in the plan: the key of a field written ahead.
+fn address<F>(node: &Node<F>) -> usize {
+    std::ptr::from_ref(node) as usize
+}
+
+/// No chart answers: for deployments fields that select no charts.
+static NO_CHARTS: std::sync::LazyLock<Answers<V1DeploymentCharts>> = std::sync::LazyLock::new(HashMap::new);
