@@ -227,11 +227,15 @@ impl BillingGraph {
             };
             request.variables = variables;
             if let Some(plan) = plan {
+                let missing = missing_variable(&mut request);
                 let validation = self.validator.execute(request).await;
                 if !validate::passed(&validation) {
                     let mut refused = validation;
                     add_request_error_codes(&mut refused);
                     return (Answer::request_errors(&refused.errors), false);
+                }
+                if let Some(error) = missing {
+                    return (Answer::request_errors(&[error]), false);
                 }
                 let state = RequestState::new(self.services.clone(), credentials, now);
                 self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -257,9 +261,14 @@ impl BillingGraph {
         let limits = self.document_limits();
         bounds::check_text(&request.query, &limits)?;
         let operation_name = request.operation_name.clone();
-        let doc = request.parsed_query().map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
-        bounds::check(doc, &limits)?;
-        Ok(ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty))
+        let variables = std::mem::take(&mut request.variables);
+        let result = match request.parsed_query() {
+            Err(e) => Err(bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message)),
+            Ok(doc) => bounds::check(doc, &limits)
+                .map(|()| ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty)),
+        };
+        request.variables = variables;
+        result
     }
 
     fn document_limits(&self) -> bounds::DocumentLimits {
@@ -295,6 +304,15 @@ impl BillingGraph {
             Err(error) => return (async_graphql::Response::from_errors(vec![error]), None),
         };
         let operation_name = request.operation_name.clone();
+        if let Some(error) = missing_variable(&mut request) {
+            // Validation comes first, as the spec orders them: validate alone, then refuse.
+            let mut validation = self.validator.execute(request).await;
+            if validate::passed(&validation) {
+                return (async_graphql::Response::from_errors(vec![error]), None);
+            }
+            add_request_error_codes(&mut validation);
+            return (validation, None);
+        }
         let (prepared, state) = self.prepare_with_state(request, credentials);
         let mut response = self.schema.execute(prepared).await;
         if refused_before_execution(&response) {
@@ -302,6 +320,7 @@ impl BillingGraph {
             add_request_error_codes(&mut response);
             return (response, None);
         }
+        add_field_error_codes(&mut response);
         ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
         ordering::sort_errors(&mut response);
         (response, Some(state))
@@ -314,6 +333,57 @@ fn refused_before_execution(response: &async_graphql::Response) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// The error for an operation whose required variable has no value and no default, if it has
+/// one. async-graphql notices one only where a field argument reads it, so one that only
+/// `@skip`/`@include` read would pass as false. Variables are coerced after validation (the
+/// spec's order), so this is reported only for a valid document.
+fn missing_variable(request: &mut async_graphql::Request) -> Option<ServerError> {
+    let operation_name = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
+    let error = request.parsed_query().ok().and_then(|doc| {
+        let op = ordering::operation(doc, operation_name.as_deref())?;
+        required_variables(op, &variables).err()
+    });
+    request.variables = variables;
+    error
+}
+
+fn required_variables(
+    op: &async_graphql::Positioned<async_graphql::parser::types::OperationDefinition>,
+    variables: &async_graphql::Variables,
+) -> Result<(), ServerError> {
+    for definition in &op.node.variable_definitions {
+        let d = &definition.node;
+        let name = &d.name.node;
+        let given = variables.get(name).filter(|v| **v != async_graphql::Value::Null);
+        if !d.var_type.node.nullable && given.is_none() && d.default_value().is_none() {
+            return Err(bounds::error(
+                codes::BAD_USER_INPUT,
+                format!("variable \"${name}\" of required type \"{}\" was not provided", d.var_type.node),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Gives the errors async-graphql raises while executing a stable code, as every error must
+/// have: its own, about an argument or variable that does not coerce to its type, are the
+/// caller's; any other error without a code is a fault of ours.
+fn add_field_error_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_some() {
+            continue;
+        }
+        let m = error.message.as_str();
+        let caller = m.starts_with("Failed to parse")
+            || m.starts_with("Invalid value for argument")
+            || m.starts_with("Expected input type")
+            || m.contains("argument");
+        ext.set("code", if caller { codes::BAD_USER_INPUT } else { codes::INTERNAL });
+    }
 }
 
 /// Gives async-graphql's own request errors a stable code, as every error must have. It has

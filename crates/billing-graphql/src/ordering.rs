@@ -111,15 +111,20 @@ pub(crate) fn sort_errors(response: &mut Response) {
     response.errors = keyed.into_iter().map(|(_, e)| e).collect();
 }
 
-/// The operation a request runs: the named one, or the document's only (or first) one.
+/// The operation a request runs, as async-graphql (and the spec's GetOperation) picks it: the
+/// named one, or the document's only one. `None` when that picks nothing (a name no operation
+/// has, a name for an anonymous operation, several operations and no name): async-graphql
+/// reports those as request errors.
 pub(crate) fn operation<'d>(
     doc: &'d ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'d Positioned<OperationDefinition>> {
     match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 

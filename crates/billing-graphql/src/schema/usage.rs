@@ -295,32 +295,33 @@ impl SliceResult {
     }
 }
 
-/// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing.
+/// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing. Every value is
+/// checked first, so a bad month is an error even beside an empty list of accounts.
 fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
-    let accounts = match f.account_ids {
-        Some(ids) if ids.is_empty() => return Ok(None),
-        Some(ids) => {
-            let ids = ids
-                .iter()
+    let accounts = f
+        .account_ids
+        .map(|ids| {
+            ids.iter()
                 .map(|id| AccountId::parse(id.as_str()).map(|a| Filter::account(&a)))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(format!("accountIds: {e}")))?;
-            Filter::any(ids)
-        }
-        None => None,
-    };
-    let months = match f.months {
-        Some(ms) if ms.is_empty() => return Ok(None),
-        Some(ms) => {
-            let parsed = ms
-                .iter()
+                .map_err(|e| GatewayError::BadInput(format!("accountIds: {e}")))
+        })
+        .transpose()?;
+    let months = f
+        .months
+        .map(|ms| {
+            ms.iter()
                 .map(|m| m.parse::<Month>().map(Filter::month))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(e.to_string()))?;
-            Filter::any(parsed)
-        }
-        None => None,
-    };
+                .map_err(|e| GatewayError::BadInput(e.to_string()))
+        })
+        .transpose()?;
+    // An empty list matches nothing.
+    if accounts.as_ref().is_some_and(Vec::is_empty) || months.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(None);
+    }
+    let accounts = accounts.and_then(Filter::any);
+    let months = months.and_then(Filter::any);
     let filter = Filter::all(accounts.into_iter().chain(months));
     if filter.as_ref().is_some_and(|f| f.to_string().len() > MAX_FILTER_LEN) {
         return Err(GatewayError::BadInput(format!("the filter is longer than {MAX_FILTER_LEN} characters")));
