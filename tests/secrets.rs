@@ -1,7 +1,8 @@
 //! Credentials never leak: canary credentials are driven through success, 401, 403, 429, 5xx,
-//! timeout, malformed-body and connection-refused paths with every log line at TRACE captured,
-//! and then searched for in the logs and in every response. Upstream error bodies are never
-//! echoed to clients either.
+//! timeout, malformed-body and connection-refused paths with every log line at TRACE captured
+//! and every span exported to an OTLP receiver, and then searched for in the logs, the spans and
+//! every response. Upstream error bodies are never echoed to clients either, and no span holds
+//! a URL, a query string or a variable's value.
 //!
 //! This file is its own test binary because it installs the process-global log subscriber.
 
@@ -14,10 +15,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
 use billing_gateway::Config;
+use billing_gateway::telemetry::Traces;
+use billing_model::talkdesk::oauth::USAGE_SCOPE;
 use billing_sim::Fault;
-use billing_sim::endpoints::{TALKDESK_USAGE, V1_OVERVIEW, V2_INSTANCES};
-use support::{Proxy, Reply, Server};
+use billing_sim::endpoints::{TALKDESK_TOKEN, TALKDESK_USAGE, V1_OVERVIEW, V2_INSTANCES};
+use billing_sim::{SimConfig, TalkdeskClient};
+use support::{OtlpReceiver, Proxy, Reply, Server};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Caller-sent canaries, and server-side default canaries. The proxy in front of the simulator
 /// translates them into the simulator's real credentials, so each one can succeed.
@@ -27,7 +36,24 @@ const DEFAULT_ELASTIC: &str = "canary-default-e1a5t1c-71c0ffee";
 const DEFAULT_TALKDESK: &str = "canary-default-t4lkd35k-0badf00d";
 /// Never translated: the simulator answers 401 to it.
 const UNKNOWN_ELASTIC: &str = "canary-unknown-e1a5t1c-deadbeef";
-const CANARIES: [&str; 5] = [CALLER_ELASTIC, CALLER_TALKDESK, DEFAULT_ELASTIC, DEFAULT_TALKDESK, UNKNOWN_ELASTIC];
+/// Server-side Talkdesk OAuth client credentials: the simulator knows this client (not through
+/// the proxy: they travel base64-encoded in HTTP Basic, which no substring rewrite can reach).
+const CLIENT_ID: &str = "canary-client-id-c11e47-6a0f";
+const CLIENT_SECRET: &str = "canary-client-secret-c11e47-77aa";
+/// A wrong secret for that client: the token endpoint refuses it.
+const WRONG_SECRET: &str = "canary-wrong-secret-c11e47-0e0e";
+const CANARIES: [&str; 8] = [
+    CALLER_ELASTIC,
+    CALLER_TALKDESK,
+    DEFAULT_ELASTIC,
+    DEFAULT_TALKDESK,
+    UNKNOWN_ELASTIC,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    WRONG_SECRET,
+];
+/// A variable's value: spans name operations, never their variables.
+const VARIABLE: &str = "canary-variable-0rg-5ca1ab1e";
 
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -88,14 +114,17 @@ fn statuses(reply: &Reply) -> Vec<u64> {
 async fn canary_credentials_appear_in_no_log_and_no_response() {
     let logs = Logs::default();
     let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
+    let receiver = OtlpReceiver::start().await;
+    let traces = Traces::to_url(&receiver.traces_url()).unwrap();
+    let log_lines = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(move || writer.clone())
-        .try_init()
-        .unwrap();
+        .with_filter(LevelFilter::TRACE);
+    tracing_subscriber::registry().with(log_lines).with(traces.layer()).try_init().unwrap();
 
-    let sim = support::sim().await;
+    let mut sim_config = SimConfig::at(support::now());
+    sim_config.talkdesk_clients.push(TalkdeskClient::new(CLIENT_ID, CLIENT_SECRET, 0, &[USAGE_SCOPE]));
+    let sim = billing_sim::spawn(sim_config).await.unwrap();
     let ds = sim.dataset();
     let creds = ds.credentials().clone();
     let (org, other_org) = (ds.demo_org().id.to_string(), ds.other_org().id.to_string());
@@ -115,6 +144,7 @@ async fn canary_credentials_appear_in_no_log_and_no_response() {
     config.cache_ttl_secs = 0;
     config.upstream_attempts = 2;
     config.upstream_timeout_ms = 300;
+    config.otlp_endpoint = Some(receiver.url.clone());
     let server = Server::start(config.clone()).await;
     let caller_elastic = format!("ApiKey {CALLER_ELASTIC}");
     let caller_talkdesk = format!("Bearer {CALLER_TALKDESK}");
@@ -130,6 +160,20 @@ async fn canary_credentials_appear_in_no_log_and_no_response() {
         server.client.get(server.endpoint()).query(&[("query", costs(&org))]).header("authorization", &caller_elastic);
     let reply = seen.keep(Reply::read(get.send().await.unwrap()).await);
     assert!(codes(&reply).is_empty(), "{}", reply.text);
+
+    // A variable's value, by POST and by GET (where it is in the query string).
+    let named = "query Named($org: ID!) { organization(id: $org) { costs { total } } }";
+    let body = serde_json::json!({ "query": named, "variables": { "org": VARIABLE } });
+    let reply = seen.keep(server.post_json(&body, &caller).await);
+    assert_eq!(codes(&reply).len(), 1, "no such organization: {}", reply.text);
+    let variables = serde_json::json!({ "org": VARIABLE }).to_string();
+    let get = server
+        .client
+        .get(server.endpoint())
+        .query(&[("query", named), ("variables", variables.as_str())])
+        .header("authorization", &caller_elastic);
+    let reply = seen.keep(Reply::read(get.send().await.unwrap()).await);
+    assert_eq!(codes(&reply).len(), 1, "no such organization: {}", reply.text);
 
     // 401: an unknown key (the simulator's own answer), and scripted 401s on Talkdesk.
     let unknown = format!("ApiKey {UNKNOWN_ELASTIC}");
@@ -191,6 +235,7 @@ async fn canary_credentials_appear_in_no_log_and_no_response() {
     unreachable.elastic_api_key = config.elastic_api_key.clone();
     unreachable.talkdesk_token = config.talkdesk_token.clone();
     unreachable.upstream_attempts = 2;
+    unreachable.otlp_endpoint = Some(receiver.url.clone());
     let dead = Server::start(unreachable).await;
     let reply = seen.keep(dead.query(&everything(&org), &caller).await);
     assert_eq!(codes(&reply), ["UPSTREAM_UNAVAILABLE"; 3], "{}", reply.text);
@@ -200,6 +245,67 @@ async fn canary_credentials_appear_in_no_log_and_no_response() {
     assert_eq!(reply.status, 503);
     let reply = seen.keep(server.get("/metrics", &[]).await);
     assert_eq!(reply.status, 200);
+
+    // Server-side client credentials: a token obtained through the proxy, renewed after a
+    // revocation (the 401 path), a token endpoint that fails and one that stalls, a wrong secret,
+    // and a token endpoint nobody listens on.
+    // (A malformed answer is not retried, so one of the two queued above is still waiting.)
+    sim.clear_faults();
+    let mut with_client = support::config_for(&proxy.url);
+    with_client.talkdesk_client_id = Some(CLIENT_ID.to_owned());
+    with_client.talkdesk_client_secret = Some(CLIENT_SECRET.to_owned());
+    with_client.talkdesk_token_url = Some(format!("{}/oauth/token", proxy.url));
+    with_client.cache_ttl_secs = 0;
+    with_client.upstream_attempts = 2;
+    with_client.upstream_timeout_ms = 300;
+    with_client.otlp_endpoint = Some(receiver.url.clone());
+    let oauth = Server::start(with_client.clone()).await;
+    let usage = "{ usageAggregates(first: 1) { totalCount } }";
+    let reply = seen.keep(oauth.query(usage, &[]).await);
+    assert!(codes(&reply).is_empty(), "{}", reply.text);
+    sim.expire_tokens();
+    let reply = seen.keep(oauth.query(usage, &[]).await);
+    assert!(codes(&reply).is_empty(), "renewed after the 401: {}", reply.text);
+    sim.expire_tokens();
+    sim.push_faults(Some(TALKDESK_TOKEN), [Fault::Status { status: 503, retry_after: None }; 2]);
+    let reply = seen.keep(oauth.query(usage, &[]).await);
+    assert_eq!(codes(&reply), ["UPSTREAM_UNAVAILABLE"], "{}", reply.text);
+    // (A timeout is not retried: one stall is the whole story.)
+    sim.push_faults(Some(TALKDESK_TOKEN), [Fault::Stall(Duration::from_secs(2))]);
+    let reply = seen.keep(oauth.query(usage, &[]).await);
+    assert_eq!(codes(&reply), ["UPSTREAM_TIMEOUT"], "{}", reply.text);
+    let mut wrong = with_client.clone();
+    wrong.talkdesk_client_secret = Some(WRONG_SECRET.to_owned());
+    let reply = seen.keep(Server::start(wrong).await.query(usage, &[]).await);
+    assert_eq!(codes(&reply), ["UPSTREAM_UNAUTHENTICATED"], "{}", reply.text);
+    let mut nowhere = with_client.clone();
+    nowhere.talkdesk_token_url = Some(format!("http://{closed}/oauth/token"));
+    let reply = seen.keep(Server::start(nowhere).await.query(usage, &[]).await);
+    assert_eq!(codes(&reply), ["UPSTREAM_UNAVAILABLE"], "{}", reply.text);
+    // Besides the canaries themselves, their HTTP Basic encodings and every access token the
+    // simulator issued must not show either.
+    let basic = |secret: &str| base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{secret}"));
+    let encoded = [basic(CLIENT_SECRET), basic(WRONG_SECRET)];
+    let sent_basic: Vec<String> =
+        proxy.seen().iter().filter_map(|r| r.header("authorization").map(str::to_owned)).collect();
+    for b in &encoded {
+        assert!(sent_basic.contains(&format!("Basic {b}")), "a client credential never reached the token endpoint");
+    }
+    let issued: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.template == TALKDESK_USAGE)
+        .filter_map(|r| r.authorization.as_deref()?.strip_prefix("Bearer ").map(str::to_owned))
+        .filter(|t| t.starts_with("sim-td-access-"))
+        .collect();
+    assert!(issued.len() >= 2, "tokens were issued and used: {issued:?}");
+    let text = logs.text();
+    for secret in encoded.iter().chain(&issued) {
+        assert!(!text.contains(secret.as_str()), "a client credential or an issued token is in the logs");
+        for response in &seen.0 {
+            assert!(!response.contains(secret.as_str()), "a client credential or an issued token is in a response");
+        }
+    }
 
     // The canaries were really planted: each one the proxy can translate reached it.
     let forwarded: Vec<String> =
@@ -220,6 +326,49 @@ async fn canary_credentials_appear_in_no_log_and_no_response() {
             assert!(!response.contains(canary), "{canary} is in a response:\n{response}");
         }
     }
+
+    // The exported spans: every request's, down to each upstream attempt, and no secret in any
+    // name, attribute, event or resource; no URL, query string or variable value either.
+    let spans = exported(&traces, &receiver).await;
+    for name in ["http", "graphql_request", "loader_batch", "upstream_fetch", "upstream_call"] {
+        assert!(spans.iter().any(|s| s.name == name), "no {name} span among {} exported", spans.len());
+    }
+    let token_calls = spans.iter().filter(|s| s.name == "upstream_call" && s.attr("endpoint") == Some("/oauth/token"));
+    assert!(token_calls.count() >= 2, "the token requests were traced too");
+    assert!(spans.iter().any(|s| s.name == "upstream_call" && s.attr("status") == Some("429")), "the 429s");
+    for span in &spans {
+        for text in span.texts() {
+            for canary in CANARIES.iter().chain([&VARIABLE]) {
+                assert!(!text.contains(canary), "{canary} is in an exported span: {span:#?}");
+            }
+            for secret in [CLIENT_ID, CLIENT_SECRET, WRONG_SECRET]
+                .into_iter()
+                .chain(encoded.iter().chain(&issued).map(String::as_str))
+            {
+                assert!(
+                    !text.contains(secret),
+                    "a client credential or an issued token is in an exported span: {span:#?}"
+                );
+            }
+            assert!(!text.contains("://"), "a URL is in an exported span: {text:?} in {span:#?}");
+            let query_string = text.split_once('?').is_some_and(|(_, after)| after.contains('='));
+            assert!(!query_string, "a query string is in an exported span: {text:?} in {span:#?}");
+        }
+    }
+}
+
+/// Every span exported so far, once the exporter has sent what it holds.
+async fn exported(traces: &Traces, receiver: &OtlpReceiver) -> Vec<support::ReceivedSpan> {
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        traces.flush().await;
+        spans = receiver.spans();
+        if spans.iter().any(|s| s.name == "http" && s.attr("path") == Some("/metrics")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    spans
 }
 
 /// The configuration and the gateway built from it do not show the server-side credentials in
@@ -233,8 +382,17 @@ async fn debug_output_hides_server_side_credentials() {
     let config_debug = format!("{config:?}");
     let gateway = billing_gateway::Gateway::build(config).await.unwrap();
     let gateway_debug = format!("{gateway:?}");
-    for debug in [config_debug, gateway_debug] {
+    // Client credentials, built into a token source (nothing is called at build).
+    let mut with_client = support::config_for("http://127.0.0.1:9");
+    with_client.talkdesk_client_id = Some(CLIENT_ID.to_owned());
+    with_client.talkdesk_client_secret = Some(CLIENT_SECRET.to_owned());
+    with_client.talkdesk_account = Some("acme".to_owned());
+    let client_debug = format!("{with_client:?}");
+    let client_gateway_debug = format!("{:?}", billing_gateway::Gateway::build(with_client).await.unwrap());
+    for debug in [config_debug, gateway_debug, client_debug, client_gateway_debug] {
         assert!(debug.contains("body_limit"), "{debug}");
-        assert!(!debug.contains(DEFAULT_ELASTIC) && !debug.contains(DEFAULT_TALKDESK), "{debug}");
+        for secret in [DEFAULT_ELASTIC, DEFAULT_TALKDESK, CLIENT_ID, CLIENT_SECRET] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 }

@@ -37,7 +37,8 @@ async fn a_heavy_caller_leaves_another_callers_small_query_within_twice_its_late
     config.caller_rps = 0;
     let server = Server::start(config).await;
     let creds = sim.dataset().credentials();
-    let (small_auth, heavy_auth) = (format!("ApiKey {}", creds.elastic_demo_key), format!("ApiKey {}", creds.elastic_other_key));
+    let (small_auth, heavy_auth) =
+        (format!("ApiKey {}", creds.elastic_demo_key), format!("ApiKey {}", creds.elastic_other_key));
     let small = format!(r#"{{ organization(id: "{}") {{ costs {{ total }} }} }}"#, sim.dataset().demo_org().id);
     // Every deployment's daily chart: one /deployments call, then one call per deployment.
     let heavy = format!(

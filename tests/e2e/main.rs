@@ -7,7 +7,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod campaign;
 mod credentials;
+mod fairness;
 mod http_surface;
+mod oauth;
 mod readme_queries;
 mod shutdown;

@@ -79,6 +79,11 @@ impl Server {
         Server { url: format!("http://{addr}"), addr, gateway, client: client(), shutdown: Some(tx), task: Some(task) }
     }
 
+    /// Whether `serve` is still running: it returns only after a shutdown, or when it fails.
+    pub fn is_serving(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// `{url}/graphql`.
     pub fn endpoint(&self) -> String {
         format!("{}/graphql", self.url)
@@ -292,4 +297,151 @@ async fn forward(State(proxy): State<ProxyState>, request: Request) -> Response 
     }
     let bytes = response.bytes().await.unwrap_or_default();
     out.body(Body::from(bytes)).unwrap()
+}
+
+/// One span as an OTLP receiver got it, flattened: ids in hex, every value as text.
+#[derive(Debug, Clone)]
+pub struct ReceivedSpan {
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+    /// `SpanKind` as the protocol numbers it: 2 server, 3 client.
+    pub kind: i32,
+    pub attributes: Vec<(String, String)>,
+    /// Each event's name and attributes.
+    pub events: Vec<(String, Vec<(String, String)>)>,
+    pub status_message: String,
+    /// The resource and scope the span was exported under.
+    pub resource: Vec<(String, String)>,
+    pub scope: String,
+}
+
+impl ReceivedSpan {
+    /// An attribute's value, as text.
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every piece of text the span carries: name, keys, values, events, status, resource.
+    pub fn texts(&self) -> Vec<&str> {
+        fn pairs(kv: &[(String, String)]) -> impl Iterator<Item = &str> {
+            kv.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()])
+        }
+        let mut out = vec![self.name.as_str(), self.status_message.as_str(), self.scope.as_str()];
+        out.extend(pairs(&self.attributes));
+        out.extend(pairs(&self.resource));
+        for (name, attributes) in &self.events {
+            out.push(name);
+            out.extend(pairs(attributes));
+        }
+        out
+    }
+}
+
+/// A minimal OpenTelemetry collector: `POST /v1/traces` with an OTLP/HTTP protobuf
+/// `ExportTraceServiceRequest`, decoded with `opentelemetry-proto`'s types and kept.
+#[derive(Debug)]
+pub struct OtlpReceiver {
+    /// `http://127.0.0.1:PORT`: the base URL, as `--otlp-endpoint` takes it.
+    pub url: String,
+    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    task: JoinHandle<()>,
+}
+
+impl OtlpReceiver {
+    pub async fn start() -> OtlpReceiver {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new().route("/v1/traces", axum::routing::post(receive)).with_state(spans.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        OtlpReceiver { url, spans, task }
+    }
+
+    /// The traces endpoint: `{url}/v1/traces`.
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.url)
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn receive(
+    State(spans): State<Arc<Mutex<Vec<ReceivedSpan>>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+
+    // OTLP/HTTP protobuf only: anything else is refused, and the test sees no span.
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if content_type != "application/x-protobuf" {
+        return StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response();
+    }
+    let mut received = Vec::new();
+    for resource_spans in request.resource_spans {
+        let resource: Vec<(String, String)> =
+            resource_spans.resource.map(|r| key_values(&r.attributes)).unwrap_or_default();
+        for scope_spans in resource_spans.scope_spans {
+            let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            for span in scope_spans.spans {
+                received.push(ReceivedSpan {
+                    name: span.name,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    kind: span.kind,
+                    attributes: key_values(&span.attributes),
+                    events: span.events.iter().map(|e| (e.name.clone(), key_values(&e.attributes))).collect(),
+                    status_message: span.status.map(|s| s.message).unwrap_or_default(),
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                });
+            }
+        }
+    }
+    spans.lock().unwrap().extend(received);
+    // An empty `ExportTraceServiceResponse`: everything accepted.
+    ([("content-type", "application/x-protobuf")], Vec::<u8>::new()).into_response()
+}
+
+fn key_values(kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Vec<(String, String)> {
+    kvs.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map(any_value).unwrap_or_default())).collect()
+}
+
+fn any_value(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> String {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match &value.value {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        Some(Value::ArrayValue(a)) => a.values.iter().map(any_value).collect::<Vec<_>>().join(","),
+        Some(Value::KvlistValue(l)) => {
+            key_values(&l.values).into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        }
+        Some(Value::BytesValue(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -71,7 +71,10 @@ fn install() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let updated = run(Command::new("apt-get").args(["update", "-qq"]));
-    let installed = run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(&packages).env("DEBIAN_FRONTEND", "noninteractive"));
+    let installed = run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
     if updated != ExitCode::SUCCESS || installed != ExitCode::SUCCESS {
         return ExitCode::FAILURE;
     }
@@ -90,8 +93,7 @@ fn names(parts: &[&Part]) -> String {
 
 /// Whether `command` is an executable on `PATH`.
 fn on_path(command: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(command).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(command).is_file()))
 }
 
 /// Runs a command to its end, passing its output through.

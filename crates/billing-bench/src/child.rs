@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 /// Kernel clock ticks per second of `/proc/PID/stat` times (100 on Linux unless rebuilt).
@@ -17,6 +19,9 @@ pub(crate) struct Server {
     child: Child,
     stdin: Option<ChildStdin>,
     pub(crate) addr: SocketAddr,
+    /// Panic messages the child printed so far: a panic in a request's task does not end the
+    /// process, so its stderr is the one place it shows.
+    panics: Arc<AtomicU64>,
 }
 
 /// Resident memory of a process, in bytes.
@@ -36,10 +41,25 @@ impl Server {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
         let stdin = child.stdin.take();
+        let panics = Arc::new(AtomicU64::new(0));
+        if let Some(stderr) = child.stderr.take() {
+            // Passed through line by line, as if inherited, counting panic messages on the way.
+            let panics = panics.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                let mut out = tokio::io::stderr();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line.contains("panicked at") {
+                        panics.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = out.write_all(format!("{line}\n").as_bytes()).await;
+                }
+            });
+        }
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -50,11 +70,21 @@ impl Server {
             .strip_prefix("LISTEN ")
             .and_then(|a| a.trim().parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("{role} said {line:?}")))?;
-        Ok(Server { child, stdin, addr })
+        Ok(Server { child, stdin, addr, panics })
     }
 
     fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Whether the child is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Panic messages the child has printed.
+    pub(crate) fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
     }
 
     /// The child's resident memory.

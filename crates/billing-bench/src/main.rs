@@ -7,6 +7,7 @@ mod baseline;
 mod child;
 mod load;
 mod scenario;
+mod soak;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,9 +36,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Role {
+    /// Run the fault and load campaign against a gateway for minutes, sampling its RSS.
+    Soak(soak::SoakArgs),
     /// (internal) Serve the gateway against a simulator; stops when stdin closes.
     #[command(hide = true)]
     ServeGateway(ServerArgs),
+    /// (internal) Serve the campaign's gateway against a simulator; stops when stdin closes.
+    #[command(hide = true)]
+    ServeCampaign(CampaignServerArgs),
     /// (internal) Serve the baseline against a simulator; stops when stdin closes.
     #[command(hide = true)]
     ServeBaseline(ServerArgs),
@@ -55,6 +61,18 @@ struct ServerArgs {
     cache_ttl_secs: u64,
     #[arg(long, default_value_t = 64)]
     upstream_concurrency: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct CampaignServerArgs {
+    #[arg(long)]
+    sim_url: String,
+    /// Overrides the campaign's client-side upstream rate limit (the gateway's default).
+    #[arg(long)]
+    upstream_rps: Option<u32>,
+    /// Overrides the campaign's per-caller request rate (the gateway's default).
+    #[arg(long)]
+    caller_rps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,7 +141,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.role {
+            Some(Role::Soak(args)) => soak::soak(args).await,
             Some(Role::ServeGateway(args)) => serve_gateway(args).await,
+            Some(Role::ServeCampaign(args)) => serve_campaign(args).await,
             Some(Role::ServeBaseline(args)) => serve_baseline(args).await,
             None => run(cli.run).await,
         }
@@ -152,6 +172,26 @@ async fn serve_gateway(args: ServerArgs) -> Result<(), AnyError> {
     config.upstream_budget = 5000;
     config.max_complexity = 1_000_000;
     config.no_graphiql = true;
+    // One caller drives the whole load: per-caller shares would measure the share, not the
+    // gateway (the baseline has none either).
+    config.caller_rps = 0;
+    config.caller_upstream_concurrency = 0;
+    let gateway = billing_gateway::Gateway::build(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    child::announce(listener.local_addr()?);
+    billing_gateway::serve(listener, gateway.router(), child::parent_gone()).await?;
+    Ok(())
+}
+
+/// The gateway of the fault and load campaign: its configuration is the end-to-end test's.
+async fn serve_campaign(args: CampaignServerArgs) -> Result<(), AnyError> {
+    let mut config = billing_bench::campaign::gateway_config(&args.sim_url);
+    if let Some(rps) = args.upstream_rps {
+        config.upstream_rps = rps;
+    }
+    if let Some(rps) = args.caller_rps {
+        config.caller_rps = rps;
+    }
     let gateway = billing_gateway::Gateway::build(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     child::announce(listener.local_addr()?);

@@ -8,8 +8,9 @@ use clap::{Parser, ValueEnum};
 /// The Billing Graph gateway: one GraphQL schema over Elastic Cloud billing and Talkdesk usage.
 ///
 /// With no upstream URL it starts the embedded simulator and applies its demo credentials, so a
-/// first run needs nothing. Naming any upstream URL turns the simulator off. Server-side
-/// credentials come from the environment only: ELASTIC_API_KEY and TALKDESK_TOKEN.
+/// first run needs nothing. Naming any upstream URL (or a Talkdesk account, region or token URL)
+/// turns the simulator off. Server-side secrets come from the environment only: ELASTIC_API_KEY,
+/// TALKDESK_TOKEN, or TALKDESK_CLIENT_SECRET with --talkdesk-client-id.
 #[derive(Parser, Clone)]
 #[command(name = "billing-gateway", version, about, long_about = None)]
 pub struct Config {
@@ -25,9 +26,38 @@ pub struct Config {
     #[arg(long, env = "BILLING_ELASTIC_V2_URL")]
     pub elastic_v2_url: Option<String>,
 
-    /// Talkdesk base URL, e.g. `https://api.talkdeskapp.com`.
+    /// Talkdesk base URL, e.g. `https://api.talkdeskapp.com`; by default the region's.
     #[arg(long, env = "BILLING_TALKDESK_URL")]
     pub talkdesk_url: Option<String>,
+
+    /// Talkdesk region: `us` (the default), `eu` or `ca`. Names the API host (unless
+    /// --talkdesk-url does) and, with --talkdesk-account, the token endpoint.
+    #[arg(long, env = "BILLING_TALKDESK_REGION", value_enum)]
+    pub talkdesk_region: Option<TalkdeskRegionArg>,
+
+    /// Talkdesk account (its subdomain): the token endpoint is
+    /// `https://{account}.talkdeskid.com/oauth/token` (`.talkdeskid.eu` in EU, `.talkdeskidca.com` in CA).
+    #[arg(long, env = "BILLING_TALKDESK_ACCOUNT")]
+    pub talkdesk_account: Option<String>,
+
+    /// Talkdesk token endpoint, outright (a proxy, a test); wins over --talkdesk-account.
+    #[arg(long, env = "BILLING_TALKDESK_TOKEN_URL")]
+    pub talkdesk_token_url: Option<String>,
+
+    /// Talkdesk OAuth client id. With TALKDESK_CLIENT_SECRET the gateway obtains and renews
+    /// Talkdesk tokens itself for callers that send no `X-Talkdesk-Authorization`. An id is no
+    /// secret (RFC 6749 §2.2), so a flag may carry it; its value is still never shown.
+    #[arg(long, env = "TALKDESK_CLIENT_ID", hide_env_values = true)]
+    pub talkdesk_client_id: Option<String>,
+
+    /// Talkdesk OAuth client secret. From `TALKDESK_CLIENT_SECRET` only: a flag would show in `ps`.
+    #[arg(skip)]
+    pub talkdesk_client_secret: Option<String>,
+
+    /// The clock server-side Talkdesk tokens are timed on: the system's, or a test's
+    /// [`billing_http::ManualClock`].
+    #[arg(skip)]
+    pub token_clock: billing_http::Clock,
 
     /// Force the embedded simulator, even when upstream URLs are set.
     #[arg(long, env = "BILLING_SIM")]
@@ -146,6 +176,13 @@ pub struct Config {
     #[arg(long, env = "BILLING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// OpenTelemetry collector to export traces to, over OTLP/HTTP (protobuf): its base URL,
+    /// such as `http://127.0.0.1:4318` (spans go to `/v1/traces` under it). Unset: no span is
+    /// exported, and no trace context is read or sent. `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    /// `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME` and `OTEL_TRACES_SAMPLER*` apply.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
     /// Turn introspection off (for production).
     #[arg(long, env = "BILLING_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -153,6 +190,15 @@ pub struct Config {
     /// Do not serve GraphiQL at `/` (for production).
     #[arg(long, env = "BILLING_NO_GRAPHIQL")]
     pub no_graphiql: bool,
+
+    /// Do not serve the cost dashboard at `/dashboard`.
+    #[arg(long, env = "BILLING_NO_DASHBOARD")]
+    pub no_dashboard: bool,
+
+    /// Run every query on async-graphql's executor (the reference), not the planned one: for
+    /// comparing the two. Both answer the same bytes.
+    #[arg(long, env = "BILLING_REFERENCE_EXECUTOR")]
+    pub reference_executor: bool,
 
     /// Print the schema SDL and exit.
     #[arg(long)]
@@ -168,6 +214,12 @@ impl std::fmt::Debug for Config {
             elastic_v1_url,
             elastic_v2_url,
             talkdesk_url,
+            talkdesk_region,
+            talkdesk_account,
+            talkdesk_token_url,
+            talkdesk_client_id,
+            talkdesk_client_secret,
+            token_clock,
             sim,
             elastic_api_key,
             talkdesk_token,
@@ -195,8 +247,11 @@ impl std::fmt::Debug for Config {
             cors_origins,
             allowed_hosts,
             log_format,
+            otlp_endpoint,
             no_introspection,
             no_graphiql,
+            no_dashboard,
+            reference_executor,
             print_schema,
         } = self;
         f.debug_struct("Config")
@@ -204,6 +259,12 @@ impl std::fmt::Debug for Config {
             .field("elastic_v1_url", elastic_v1_url)
             .field("elastic_v2_url", elastic_v2_url)
             .field("talkdesk_url", talkdesk_url)
+            .field("talkdesk_region", talkdesk_region)
+            .field("talkdesk_account", talkdesk_account)
+            .field("talkdesk_token_url", talkdesk_token_url)
+            .field("talkdesk_client_id", &talkdesk_client_id.as_ref().map(|_| "[REDACTED]"))
+            .field("talkdesk_client_secret", &talkdesk_client_secret.as_ref().map(|_| "[REDACTED]"))
+            .field("token_clock", token_clock)
             .field("sim", sim)
             .field("elastic_api_key", &elastic_api_key.as_ref().map(|_| "[REDACTED]"))
             .field("talkdesk_token", &talkdesk_token.as_ref().map(|_| "[REDACTED]"))
@@ -231,10 +292,32 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", cors_origins)
             .field("allowed_hosts", allowed_hosts)
             .field("log_format", log_format)
+            // A URL with user information could hold a collector's password.
+            .field("otlp_endpoint", &otlp_endpoint.as_deref().map(|u| if u.contains('@') { "[REDACTED]" } else { u }))
             .field("no_introspection", no_introspection)
             .field("no_graphiql", no_graphiql)
+            .field("no_dashboard", no_dashboard)
+            .field("reference_executor", reference_executor)
             .field("print_schema", print_schema)
             .finish()
+    }
+}
+
+/// A Talkdesk region, as the flag spells it.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TalkdeskRegionArg {
+    Us,
+    Eu,
+    Ca,
+}
+
+impl From<TalkdeskRegionArg> for billing_http::TalkdeskRegion {
+    fn from(region: TalkdeskRegionArg) -> Self {
+        match region {
+            TalkdeskRegionArg::Us => billing_http::TalkdeskRegion::Us,
+            TalkdeskRegionArg::Eu => billing_http::TalkdeskRegion::Eu,
+            TalkdeskRegionArg::Ca => billing_http::TalkdeskRegion::Ca,
+        }
     }
 }
 
@@ -251,18 +334,32 @@ impl Config {
         Config::parse_from(["billing-gateway"])
     }
 
-    /// Flags and environment, with the server-side credentials read from `ELASTIC_API_KEY` and
-    /// `TALKDESK_TOKEN`.
+    /// Flags and environment, with the server-side secrets read from `ELASTIC_API_KEY`,
+    /// `TALKDESK_TOKEN` and `TALKDESK_CLIENT_SECRET`.
     pub fn from_env() -> Self {
         let mut config = Config::parse();
-        config.elastic_api_key = std::env::var("ELASTIC_API_KEY").ok().filter(|v| !v.is_empty());
-        config.talkdesk_token = std::env::var("TALKDESK_TOKEN").ok().filter(|v| !v.is_empty());
+        let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        config.elastic_api_key = secret("ELASTIC_API_KEY");
+        config.talkdesk_token = secret("TALKDESK_TOKEN");
+        config.talkdesk_client_secret = secret("TALKDESK_CLIENT_SECRET");
         config
     }
 
-    /// Whether the embedded simulator serves the upstreams.
+    /// Whether the embedded simulator serves the upstreams: when forced, or when nothing names a
+    /// real one (an upstream URL, or a Talkdesk region, account or token endpoint).
     pub fn use_sim(&self) -> bool {
-        self.sim || (self.elastic_v1_url.is_none() && self.elastic_v2_url.is_none() && self.talkdesk_url.is_none())
+        self.sim
+            || (self.elastic_v1_url.is_none()
+                && self.elastic_v2_url.is_none()
+                && self.talkdesk_url.is_none()
+                && self.talkdesk_region.is_none()
+                && self.talkdesk_account.is_none()
+                && self.talkdesk_token_url.is_none())
+    }
+
+    /// Whether server-side Talkdesk client credentials are configured (id or secret).
+    pub(crate) fn has_talkdesk_client(&self) -> bool {
+        self.talkdesk_client_id.is_some() || self.talkdesk_client_secret.is_some()
     }
 
     /// The host names requests may carry, lowercase; `None` for no check.
@@ -290,6 +387,8 @@ mod tests {
         let mut config = Config::defaults();
         config.elastic_api_key = Some("ApiKey secret-elastic-key".to_owned());
         config.talkdesk_token = Some("secret-talkdesk-token".to_owned());
+        config.talkdesk_client_id = Some("secret-client-id".to_owned());
+        config.talkdesk_client_secret = Some("secret-client-secret".to_owned());
         let debug = format!("{config:?}");
         assert!(!debug.contains("secret-"), "{debug}");
         assert!(debug.contains("elastic_api_key: Some(\"[REDACTED]\")"), "{debug}");

@@ -30,7 +30,10 @@ fn cross_site(headers: &HeaderMap, allowed_origins: &[String]) -> bool {
             return false;
         }
         let own = text(header::HOST.as_str()).is_some_and(|host| {
-            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")).is_some_and(|o| o.eq_ignore_ascii_case(host))
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|o| o.eq_ignore_ascii_case(host))
         });
         if !own {
             return true;
@@ -79,10 +82,25 @@ mod tests {
         assert!(refuses_get(&headers(&[("origin", "null")]), &allowed));
         assert!(refuses_get(&headers(&[("origin", "https://evil.example"), ("content-type", "text/plain")]), &allowed));
         // ... unless it shows a preflight, or comes from an allowed origin.
-        assert!(!refuses_get(&headers(&[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "true")]), &allowed));
-        assert!(!refuses_get(&headers(&[("origin", "https://evil.example"), ("x-apollo-operation-name", "Q")]), &allowed));
-        assert!(!refuses_get(&headers(&[("origin", "https://evil.example"), ("content-type", "application/json")]), &allowed));
-        assert!(!refuses_get(&headers(&[("origin", "https://dash.example"), ("sec-fetch-site", "cross-site")]), &allowed));
-        assert!(refuses_get(&headers(&[("origin", "https://evil.example"), ("apollo-require-preflight", "")]), &allowed));
+        assert!(!refuses_get(
+            &headers(&[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "true")]),
+            &allowed
+        ));
+        assert!(!refuses_get(
+            &headers(&[("origin", "https://evil.example"), ("x-apollo-operation-name", "Q")]),
+            &allowed
+        ));
+        assert!(!refuses_get(
+            &headers(&[("origin", "https://evil.example"), ("content-type", "application/json")]),
+            &allowed
+        ));
+        assert!(!refuses_get(
+            &headers(&[("origin", "https://dash.example"), ("sec-fetch-site", "cross-site")]),
+            &allowed
+        ));
+        assert!(refuses_get(
+            &headers(&[("origin", "https://evil.example"), ("apollo-require-preflight", "")]),
+            &allowed
+        ));
     }
 }

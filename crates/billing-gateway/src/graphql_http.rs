@@ -17,14 +17,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use billing_graphql::AnswerKind;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::state::AppState;
 
@@ -232,6 +234,16 @@ pub(crate) async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuer
     }
 }
 
+/// Any other method on `/graphql`: 405 in GraphQL form, naming the methods it takes.
+pub(crate) async fn other_method(headers: HeaderMap) -> Response {
+    let media = negotiate(&headers).unwrap_or(Media::Json);
+    let mut response =
+        Refusal::status(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "use GET for queries or POST")
+            .into_response(media);
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
 fn not_acceptable() -> Response {
     Refusal::status(
         StatusCode::NOT_ACCEPTABLE,
@@ -257,14 +269,34 @@ fn is_json(content_type: &str) -> bool {
 }
 
 async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Params, is_get: bool) -> Response {
+    // What a trace may say of a request: its operation's type and name and its document's hash,
+    // never the document or its variables.
+    let span = tracing::info_span!(
+        "graphql_request",
+        graphql.operation.r#type = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty,
+        graphql.document.hash = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    execute_in(app, headers, media, params, is_get, &span).instrument(span.clone()).await
+}
+
+async fn execute_in(
+    app: AppState,
+    headers: &HeaderMap,
+    media: Media,
+    params: Params,
+    is_get: bool,
+    span: &tracing::Span,
+) -> Response {
     let started = Instant::now();
     let query = match resolve_persisted(&app, &params) {
         Ok(q) => q,
-        Err(refusal) => return finish(refusal.into_response(media), "refused", started),
+        Err(refusal) => return finish(refusal.into_response(media), UNKNOWN, "refused", started),
     };
     let credentials = app.credentials(headers);
     if let Err(wait) = app.callers.check(app.graph.caller_id(&credentials)) {
-        return finish(too_many_requests(media, wait), "rate_limited", started);
+        return finish(too_many_requests(media, wait), UNKNOWN, "rate_limited", started);
     }
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
@@ -273,35 +305,36 @@ async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Param
     if let Some(vars) = params.variables {
         request = request.variables(async_graphql::Variables::from_json(Value::Object(vars)));
     }
+    if !span.is_disabled() {
+        span.record("graphql.document.hash", sha256_hex(&request.query).as_str());
+    }
     // Bounds the document's cost and parses it once; execution reuses the parse.
-    match app.graph.check(&mut request) {
+    let operation = match app.graph.check(&mut request) {
         Err(error) => {
             let body = serde_json::to_vec(&json!({ "errors": [error] })).unwrap_or_default();
-            return finish(request_error(media, body), "refused", started);
+            return finish(request_error(media, body), UNKNOWN, "refused", started);
         }
         Ok(Some(ty)) if is_get && ty != OperationType::Query => {
             let refusal =
                 Refusal::status(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "mutations must be sent by POST");
-            return finish(refusal.into_response(media), "refused", started);
+            return finish(refusal.into_response(media), operation_type(ty), "refused", started);
         }
-        Ok(_) => {}
+        Ok(ty) => ty.map_or(UNKNOWN, operation_type),
+    };
+    if !span.is_disabled() {
+        describe(span, &mut request, operation);
     }
-    let response = app.graph.execute(request, credentials).await;
-
-    // Errors before execution carry no path: parse, validation, limits.
-    let request_error_answer = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    if request_error_answer {
-        let body = serde_json::to_vec(&json!({ "errors": response.errors })).unwrap_or_default();
-        return finish(request_error(media, body), "request_error", started);
-    }
-    let outcome = if response.errors.is_empty() { "ok" } else { "field_errors" };
-    let body = serde_json::to_vec(&response)
-        .unwrap_or_else(|_| br#"{"errors":[{"message":"could not serialize the response","extensions":{"code":"INTERNAL"}}]}"#.to_vec());
-    let mut http = (StatusCode::OK, body).into_response();
+    let answer = app.graph.execute_json(request, credentials).await;
+    let (status, outcome) = match answer.kind() {
+        AnswerKind::RequestError => {
+            return finish(request_error(media, answer.body().clone()), operation, "request_error", started);
+        }
+        AnswerKind::Complete => (StatusCode::OK, "ok"),
+        AnswerKind::Partial => (StatusCode::OK, "field_errors"),
+    };
+    let mut http = (status, answer.body().clone()).into_response();
     http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
-    finish(http, outcome, started)
+    finish(http, operation, outcome, started)
 }
 
 /// `429` for a caller past its request rate, with `Retry-After` in whole seconds (at least 1).
@@ -320,20 +353,50 @@ fn too_many_requests(media: Media, wait: std::time::Duration) -> Response {
 
 /// A request error (the document was refused; nothing ran): 400 under
 /// `application/graphql-response+json`, 200 under `application/json`, as the spec says.
-fn request_error(media: Media, body: Vec<u8>) -> Response {
+fn request_error(media: Media, body: impl Into<axum::body::Body>) -> Response {
     let status = match media {
         Media::GraphQlResponse => StatusCode::BAD_REQUEST,
         Media::Json => StatusCode::OK,
     };
-    let mut http = (status, body).into_response();
+    let mut http = (status, body.into()).into_response();
     http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
     http
 }
 
-fn finish(response: Response, outcome: &'static str, started: Instant) -> Response {
-    metrics::counter!("billing_graphql_requests_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("billing_graphql_request_duration_seconds", "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
+/// The operation type label of a request refused before its operation was known.
+const UNKNOWN: &str = "unknown";
+
+fn operation_type(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// Records the operation's type and name on the request's span. The name is the document's
+/// (an identifier, so it carries no variable), cut to 128 characters.
+fn describe(span: &tracing::Span, request: &mut async_graphql::Request, operation: &'static str) {
+    span.record("graphql.operation.type", operation);
+    let asked = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else { return };
+    let name = match (&doc.operations, asked) {
+        (DocumentOperations::Single(_), _) => None,
+        (DocumentOperations::Multiple(ops), Some(asked)) => ops.contains_key(asked.as_str()).then_some(asked),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.keys().next().map(|n| n.to_string()),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    if let Some(name) = name {
+        let end = name.char_indices().nth(128).map_or(name.len(), |(i, _)| i);
+        span.record("graphql.operation.name", &name[..end]);
+    }
+}
+
+fn finish(response: Response, operation: &'static str, outcome: &'static str, started: Instant) -> Response {
+    let labels = [("operation_type", operation), ("outcome", outcome)];
+    metrics::counter!("billing_graphql_requests_total", &labels).increment(1);
+    metrics::histogram!("billing_graphql_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    tracing::Span::current().record("outcome", outcome);
     tracing::info!(
         status = response.status().as_u16(),
         outcome,

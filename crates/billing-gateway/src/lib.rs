@@ -2,30 +2,30 @@
 //! simulator when no upstream is configured. It holds no business logic: the schema is
 //! `billing-graphql`'s, the clients `billing-http`'s.
 
+mod assets;
 mod caller_limit;
 mod config;
 mod csrf;
-mod graphiql;
 mod graphql_http;
 mod state;
 pub mod telemetry;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use billing_graphql::{BillingGraph, CacheConfig, Limits, SchemaConfig, Upstreams};
 use billing_http::{
-    ElasticBillingV1, ElasticBillingV2, Limit, RetryPolicy, TalkdeskBillingInsights, Transport, TransportConfig,
-    Upstream,
+    ElasticBillingV1, ElasticBillingV2, Limit, RetryPolicy, TalkdeskBillingInsights, TalkdeskClientCredentials,
+    TalkdeskRegion, TalkdeskTokenSource, TokenSourceOptions, Transport, TransportConfig, Upstream,
 };
 use billing_sim::{SimConfig, SimHandle};
 use serde_json::json;
@@ -34,7 +34,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use config::{Config, LogFormat};
+pub use config::{Config, LogFormat, TalkdeskRegionArg};
 pub use state::{AppState, TALKDESK_AUTHORIZATION};
 
 use state::{DefaultCredentials, HttpLimits};
@@ -54,7 +54,11 @@ pub enum StartError {
          (callers then send their own), or, behind a proxy that authenticates callers, set \
          --expose-server-credentials (BILLING_EXPOSE_SERVER_CREDENTIALS=true)"
     )]
-    ExposedCredentials(&'static str, std::net::SocketAddr),
+    ExposedCredentials(String, std::net::SocketAddr),
+    #[error("invalid talkdesk configuration: {0}")]
+    Talkdesk(&'static str),
+    #[error("invalid talkdesk client credentials")]
+    TalkdeskClient(#[source] billing_http::CredentialError),
 }
 
 /// What a person needs to try the demo: printed in the banner.
@@ -73,51 +77,77 @@ pub struct Gateway {
     config: Config,
     sim: Option<SimHandle>,
     demo: Option<Demo>,
+    /// GraphiQL and the dashboard, unless both are off.
+    web: Option<web::Web>,
 }
 
 impl Gateway {
     /// Builds the gateway, starting the embedded simulator when no upstream is configured.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        // With traces on, each upstream request carries its attempt's W3C trace context.
+        let propagate = telemetry::traces_url(&config)
+            .map(|_| Arc::new(telemetry::PropagateTraceContext) as Arc<dyn billing_http::InjectHeaders>);
+        let transport = Transport::with_injector(transport_config(&config), propagate)?;
         let (urls, sim, mut defaults) = if config.use_sim() {
             let sim = billing_sim::spawn(SimConfig::default()).await.map_err(StartError::Sim)?;
             let creds = sim.dataset().credentials().clone();
+            // The demo's Talkdesk credential is the simulator's OAuth client, so the token flow,
+            // renewals included, runs in the demo as it does against Talkdesk.
+            let source = sim
+                .talkdesk_clients()
+                .first()
+                .map(|c| {
+                    let client =
+                        TalkdeskClientCredentials::new(&c.id, &c.secret).map_err(StartError::TalkdeskClient)?;
+                    token_source(&config, &transport, &sim.talkdesk_token_url(), client)
+                })
+                .transpose()?;
             let defaults = DefaultCredentials {
                 elastic: Some(format!("ApiKey {}", creds.elastic_demo_key)),
-                talkdesk: Some(format!("Bearer {}", creds.talkdesk_token)),
+                talkdesk: source.is_none().then(|| format!("Bearer {}", creds.talkdesk_token)),
+                talkdesk_source: source,
             };
             ([sim.elastic_v1_url(), sim.elastic_v2_url(), sim.talkdesk_url()], Some(sim), defaults)
         } else {
             let pick = |u: &Option<String>, up: Upstream| u.clone().unwrap_or_else(|| up.default_base_url().to_owned());
+            let region = config.talkdesk_region.map(TalkdeskRegion::from).unwrap_or_default();
             (
                 [
                     pick(&config.elastic_v1_url, Upstream::ElasticV1),
                     pick(&config.elastic_v2_url, Upstream::ElasticV2),
-                    pick(&config.talkdesk_url, Upstream::Talkdesk),
+                    config.talkdesk_url.clone().unwrap_or_else(|| region.api_base_url().to_owned()),
                 ],
                 None,
                 DefaultCredentials::default(),
             )
         };
+        let mut readiness =
+            vec![("elastic_v1", urls[0].clone()), ("elastic_v2", urls[1].clone()), ("talkdesk", urls[2].clone())];
         if sim.is_some() {
             // Real credentials are never sent to the simulator (plain HTTP, and it logs headers).
-            if config.elastic_api_key.is_some() || config.talkdesk_token.is_some() {
+            if config.elastic_api_key.is_some() || config.talkdesk_token.is_some() || config.has_talkdesk_client() {
                 tracing::warn!(
-                    "ELASTIC_API_KEY and TALKDESK_TOKEN are ignored while the embedded simulator serves the \
-                     upstreams; its demo credentials apply"
+                    "ELASTIC_API_KEY, TALKDESK_TOKEN and TALKDESK_CLIENT_ID/TALKDESK_CLIENT_SECRET are ignored \
+                     while the embedded simulator serves the upstreams; its demo credentials apply"
                 );
             }
         } else {
+            let client = talkdesk_client(&config)?;
             if let Some(names) = exposed_credentials(&config) {
                 return Err(StartError::ExposedCredentials(names, config.listen));
             }
             defaults.elastic.clone_from(&config.elastic_api_key);
             defaults.talkdesk.clone_from(&config.talkdesk_token);
+            if let Some(client) = client {
+                let token_url = talkdesk_token_url(&config)?;
+                defaults.talkdesk_source = Some(token_source(&config, &transport, &token_url, client)?);
+                readiness.push(("talkdesk_token", token_url));
+            }
         }
         let demo = sim
             .as_ref()
             .map(|s| Demo { organization_id: s.dataset().demo_org().id.to_string(), simulator_url: s.base_url() });
 
-        let transport = Transport::new(transport_config(&config))?;
         let upstreams = Upstreams {
             elastic_v1: ElasticBillingV1::new(transport.clone(), &urls[0])
                 .map_err(|e| StartError::BaseUrl("elastic v1", e))?,
@@ -133,17 +163,18 @@ impl Gateway {
             apq: moka::sync::Cache::new(config.apq_entries),
             defaults,
             http: HttpLimits { body_limit: config.body_limit },
-            readiness: Arc::new(vec![
-                ("elastic_v1", urls[0].clone()),
-                ("elastic_v2", urls[1].clone()),
-                ("talkdesk", urls[2].clone()),
-            ]),
-            graphiql: (!config.no_graphiql).then(|| Arc::from(graphiql::page("/graphql", &example))),
+            readiness: Arc::new(readiness),
             callers: Arc::new(caller_limit::CallerLimiter::new(config.caller_rps, config.caller_burst)),
             allowed_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
             metrics: telemetry::prometheus().inspect(telemetry::keep_up),
         };
-        Ok(Gateway { state, config, sim, demo })
+        let web = web::Web::new(
+            !config.no_graphiql,
+            !config.no_dashboard,
+            &example,
+            demo.as_ref().map(|d| d.organization_id.as_str()),
+        );
+        Ok(Gateway { state, config, sim, demo, web })
     }
 
     /// The demo details, when the embedded simulator runs.
@@ -163,22 +194,74 @@ impl Gateway {
 
     /// The HTTP application.
     pub fn router(&self) -> Router {
-        router(self.state.clone(), &self.config)
+        router(self.state.clone(), &self.config, self.web.clone())
+    }
+
+    /// The browser pages served, with their paths: GraphiQL at `/`, the dashboard at
+    /// `/dashboard`, each unless turned off.
+    pub fn pages(&self) -> Vec<(&'static str, &'static str)> {
+        self.web.as_ref().map(web::Web::pages).unwrap_or_default()
     }
 }
 
 /// The server-side credentials that a non-loopback address would offer to anyone, unless the
 /// operator said so (`--expose-server-credentials`). `None` when nothing is exposed.
-fn exposed_credentials(config: &Config) -> Option<&'static str> {
+fn exposed_credentials(config: &Config) -> Option<String> {
     if config.listen.ip().is_loopback() || config.expose_server_credentials {
         return None;
     }
-    match (config.elastic_api_key.is_some(), config.talkdesk_token.is_some()) {
-        (true, true) => Some("ELASTIC_API_KEY and TALKDESK_TOKEN"),
-        (true, false) => Some("ELASTIC_API_KEY"),
-        (false, true) => Some("TALKDESK_TOKEN"),
-        (false, false) => None,
+    let names: Vec<&str> = [
+        (config.elastic_api_key.is_some(), "ELASTIC_API_KEY"),
+        (config.talkdesk_token.is_some(), "TALKDESK_TOKEN"),
+        (config.has_talkdesk_client(), "TALKDESK_CLIENT_ID/TALKDESK_CLIENT_SECRET"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    (!names.is_empty()).then(|| names.join(" and "))
+}
+
+/// The server-side Talkdesk client credentials, when configured: both halves, and not beside a
+/// fixed `TALKDESK_TOKEN` (which of the two would apply is not for the gateway to guess).
+fn talkdesk_client(config: &Config) -> Result<Option<TalkdeskClientCredentials>, StartError> {
+    match (&config.talkdesk_client_id, &config.talkdesk_client_secret) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(StartError::Talkdesk("--talkdesk-client-id is set without TALKDESK_CLIENT_SECRET")),
+        (None, Some(_)) => Err(StartError::Talkdesk("TALKDESK_CLIENT_SECRET is set without --talkdesk-client-id")),
+        (Some(_), Some(_)) if config.talkdesk_token.is_some() => Err(StartError::Talkdesk(
+            "TALKDESK_TOKEN and TALKDESK_CLIENT_ID/TALKDESK_CLIENT_SECRET are both set: keep one",
+        )),
+        (Some(id), Some(secret)) => {
+            TalkdeskClientCredentials::new(id.as_str(), secret.as_str()).map(Some).map_err(StartError::TalkdeskClient)
+        }
     }
+}
+
+/// The token endpoint: `--talkdesk-token-url`, or the account's in its region.
+fn talkdesk_token_url(config: &Config) -> Result<String, StartError> {
+    if let Some(url) = &config.talkdesk_token_url {
+        return Ok(url.clone());
+    }
+    let Some(account) = &config.talkdesk_account else {
+        return Err(StartError::Talkdesk(
+            "client credentials need the token endpoint: set --talkdesk-account (and --talkdesk-region) or \
+             --talkdesk-token-url",
+        ));
+    };
+    let region = config.talkdesk_region.map(TalkdeskRegion::from).unwrap_or_default();
+    region.token_url(account).map_err(|e| StartError::BaseUrl("talkdesk token", e))
+}
+
+/// The server's Talkdesk token source on `token_url`, timed on the configured clock.
+fn token_source(
+    config: &Config,
+    transport: &Transport,
+    token_url: &str,
+    client: TalkdeskClientCredentials,
+) -> Result<TalkdeskTokenSource, StartError> {
+    let options = TokenSourceOptions { clock: config.token_clock.clone(), ..TokenSourceOptions::default() };
+    TalkdeskTokenSource::with_options(transport.clone(), token_url, client, options)
+        .map_err(|e| StartError::BaseUrl("talkdesk token", e))
 }
 
 /// The transport settings from the flags.
@@ -224,6 +307,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             upstream_calls: config.upstream_budget,
             introspection: !config.no_introspection,
         },
+        planned: !config.reference_executor,
     }
 }
 
@@ -251,43 +335,74 @@ pub fn example_query(organization_id: &str) -> String {
     )
 }
 
-/// Request ids: a process-unique counter, cheap and enough to correlate log lines.
-#[derive(Clone, Default)]
-struct Counter(Arc<AtomicU64>);
+/// The header a request id arrives in and is echoed in.
+const X_REQUEST_ID: &str = "x-request-id";
 
-impl MakeRequestId for Counter {
+/// Request ids: UUID v7 (a millisecond timestamp and 74 random bits), so ids are unique across
+/// processes and replicas, and sort by time.
+#[derive(Clone, Copy, Default)]
+struct UuidV7;
+
+impl MakeRequestId for UuidV7 {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.0.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{n:016x}")).ok().map(RequestId::new)
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
     }
 }
 
-fn router(state: AppState, config: &Config) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
+/// Whether a caller's `x-request-id` is kept: 1 to 128 ASCII letters, digits, `-`, `_`, `.`,
+/// `:` (UUIDs, ULIDs, hex and most proxies' ids). It goes into every log line and span of the
+/// request, so anything else is replaced by one of ours.
+fn is_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Drops an incoming `x-request-id` that [`is_request_id`] refuses (or that is sent twice), so
+/// the request gets a fresh one.
+async fn screen_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let mut ids = req.headers().get_all(X_REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    req
+}
+
+fn router(state: AppState, config: &Config, web: Option<web::Web>) -> Router {
+    let request_id = HeaderName::from_static(X_REQUEST_ID);
+    let traces = telemetry::traces_url(config).is_some();
     let mut app = Router::new()
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post).fallback(graphql_http::other_method))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
-    if state.graphiql.is_some() {
-        app = app.route("/", get(graphiql_page));
+    if let Some(web) = web {
+        app = app.merge(web.routes());
     }
     if let Some(hosts) = config.host_allow_list() {
         let hosts: Arc<[String]> = hosts.into();
-        app = app.layer(axum::middleware::from_fn(move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
-            let hosts = Arc::clone(&hosts);
-            async move {
-                if host_allowed(&req, &hosts) {
-                    next.run(req).await
-                } else {
-                    graphql_error(
-                        StatusCode::MISDIRECTED_REQUEST,
-                        "MISDIRECTED_REQUEST",
-                        "this host name is not served here (see --allowed-hosts)",
-                    )
+        app = app.layer(axum::middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                let hosts = Arc::clone(&hosts);
+                async move {
+                    if host_allowed(&req, &hosts) {
+                        next.run(req).await
+                    } else {
+                        graphql_error(
+                            StatusCode::MISDIRECTED_REQUEST,
+                            "MISDIRECTED_REQUEST",
+                            "this host name is not served here (see --allowed-hosts)",
+                        )
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     let mut app = app
         .fallback(not_found)
@@ -296,12 +411,43 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(config.request_timeout(), time_limit))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            // Method, path and request id only: no query string, no headers.
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = req.uri().path(), request_id = id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, Counter::default()));
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |req: &Request<_>| {
+                    // Method, path and request id only: no query string, no headers.
+                    let id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    if !traces {
+                        return tracing::info_span!(
+                            "http",
+                            method = %req.method(),
+                            path = req.uri().path(),
+                            request_id = id,
+                            status = tracing::field::Empty,
+                        );
+                    }
+                    let span = tracing::info_span!(
+                        "http",
+                        method = %req.method(),
+                        path = req.uri().path(),
+                        request_id = id,
+                        status = tracing::field::Empty,
+                        otel.kind = "server",
+                        otel.status_code = tracing::field::Empty,
+                    );
+                    telemetry::continue_trace(&span, req.headers(), id);
+                    span
+                })
+                .on_response(|response: &Response, latency: Duration, span: &tracing::Span| {
+                    let status = response.status();
+                    span.record("status", status.as_u16());
+                    if status.is_server_error() {
+                        span.record("otel.status_code", "error");
+                    }
+                    tracing::debug!(latency_ms = latency.as_millis() as u64, "finished processing request");
+                }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, UuidV7))
+        .layer(axum::middleware::map_request(screen_request_id));
     if !config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> =
             config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
@@ -327,10 +473,14 @@ async fn time_limit(
     req: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> Response {
+    let started = Instant::now();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
-            metrics::counter!("billing_graphql_requests_total", "outcome" => "timeout").increment(1);
+            let labels = [("operation_type", "unknown"), ("outcome", "timeout")];
+            metrics::counter!("billing_graphql_requests_total", &labels).increment(1);
+            metrics::histogram!("billing_graphql_request_duration_seconds", &labels)
+                .record(started.elapsed().as_secs_f64());
             graphql_error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "REQUEST_TIMEOUT",
@@ -358,13 +508,6 @@ fn host_allowed<B>(req: &Request<B>, hosts: &[String]) -> bool {
         _ => host.as_str(),
     };
     hosts.iter().any(|h| h == name)
-}
-
-async fn graphiql_page(State(state): State<AppState>) -> Response {
-    match &state.graphiql {
-        Some(page) => Html(page.to_string()).into_response(),
-        None => not_found().await,
-    }
 }
 
 async fn not_found() -> Response {
@@ -470,7 +613,10 @@ mod tests {
     #[tokio::test]
     async fn server_side_credentials_are_not_offered_on_a_public_address() {
         let refused = Gateway::build(upstream_config("0.0.0.0:8080")).await.unwrap_err();
-        assert!(matches!(refused, StartError::ExposedCredentials("ELASTIC_API_KEY", _)), "{refused:?}");
+        assert!(
+            matches!(&refused, StartError::ExposedCredentials(names, _) if names == "ELASTIC_API_KEY"),
+            "{refused:?}"
+        );
         assert!(refused.to_string().contains("--expose-server-credentials"), "{refused}");
 
         let mut config = upstream_config("0.0.0.0:8080");
@@ -480,6 +626,78 @@ mod tests {
         let mut config = upstream_config("0.0.0.0:8080");
         config.elastic_api_key = None;
         assert!(Gateway::build(config).await.is_ok(), "no server-side credential, nothing exposed");
+    }
+
+    #[tokio::test]
+    async fn talkdesk_client_credentials_follow_the_exposure_rule_and_are_checked_at_start() {
+        let client = |listen: &str| {
+            let mut config = Config::defaults();
+            config.listen = listen.parse().unwrap();
+            config.talkdesk_account = Some("acme".to_owned());
+            config.talkdesk_client_id = Some("id-7f3e".to_owned());
+            config.talkdesk_client_secret = Some("secret-2b9c".to_owned());
+            config
+        };
+        assert!(!client("127.0.0.1:8080").use_sim(), "an account names the real Talkdesk");
+        let refused = Gateway::build(client("0.0.0.0:8080")).await.unwrap_err();
+        assert!(
+            matches!(&refused, StartError::ExposedCredentials(names, _) if names == "TALKDESK_CLIENT_ID/TALKDESK_CLIENT_SECRET"),
+            "{refused:?}"
+        );
+        let mut config = client("0.0.0.0:8080");
+        config.elastic_api_key = Some("ApiKey k".to_owned());
+        let refused = Gateway::build(config.clone()).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("ELASTIC_API_KEY and TALKDESK_CLIENT_ID/TALKDESK_CLIENT_SECRET would be used"),
+            "{refused}"
+        );
+        config.expose_server_credentials = true;
+        let gateway = Gateway::build(config).await.unwrap();
+        let ready: Vec<_> = gateway.state.readiness.iter().map(|(name, url)| format!("{name} {url}")).collect();
+        assert_eq!(
+            ready[2..],
+            ["talkdesk https://api.talkdeskapp.com", "talkdesk_token https://acme.talkdeskid.com/oauth/token"]
+        );
+
+        // The region names both hosts; a token URL wins over the account's.
+        let mut config = client("127.0.0.1:8080");
+        config.talkdesk_region = Some(TalkdeskRegionArg::Eu);
+        let gateway = Gateway::build(config.clone()).await.unwrap();
+        assert_eq!(gateway.state.readiness[2].1, "https://api.talkdeskapp.eu");
+        assert_eq!(gateway.state.readiness[3].1, "https://acme.talkdeskid.eu/oauth/token");
+        config.talkdesk_token_url = Some("http://127.0.0.1:9/oauth/token".to_owned());
+        let gateway = Gateway::build(config).await.unwrap();
+        assert_eq!(gateway.state.readiness[3].1, "http://127.0.0.1:9/oauth/token");
+
+        // What cannot work is refused at start, naming what to fix and never a value.
+        type Break = fn(&mut Config);
+        let cases: [(&str, Break); 5] = [
+            ("without TALKDESK_CLIENT_SECRET", |c| c.talkdesk_client_secret = None),
+            ("without --talkdesk-client-id", |c| c.talkdesk_client_id = None),
+            ("keep one", |c| c.talkdesk_token = Some("t".to_owned())),
+            ("--talkdesk-account", |c| {
+                c.talkdesk_account = None;
+                c.talkdesk_region = Some(TalkdeskRegionArg::Ca);
+            }),
+            ("invalid talkdesk token url", |c| c.talkdesk_account = Some("evil.example/x".to_owned())),
+        ];
+        for (expected, break_it) in cases {
+            let mut config = client("127.0.0.1:8080");
+            break_it(&mut config);
+            let refused = Gateway::build(config).await.unwrap_err().to_string();
+            assert!(refused.contains(expected), "{expected}: {refused}");
+            assert!(!refused.contains("secret-2b9c") && !refused.contains("id-7f3e"), "{refused}");
+        }
+    }
+
+    #[test]
+    fn an_incoming_request_id_is_kept_only_when_it_is_a_plain_token() {
+        for good in ["0190a5e4-7b1c-7d3e-9f00-123456789abc", "01HZX3R9QK", "abc_def.ghi:42", &"a".repeat(128)] {
+            assert!(is_request_id(good.as_bytes()), "{good}");
+        }
+        for bad in ["", "has space", "semi;colon", "new\nline", "é", &"a".repeat(129), "\u{1b}[31m"] {
+            assert!(!is_request_id(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     async fn graphql_get(router: &Router, headers: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
@@ -500,7 +718,8 @@ mod tests {
         let (status, body) = graphql_get(&router, &[("sec-fetch-site", "cross-site")]).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body["errors"][0]["extensions"]["code"], "CSRF_PREVENTED");
-        let (status, body) = graphql_get(&router, &[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "1")]).await;
+        let (status, body) =
+            graphql_get(&router, &[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "1")]).await;
         assert_eq!((status, &body["data"]["__typename"]), (StatusCode::OK, &json!("Query")));
         let (status, _) = graphql_get(&router, &[]).await;
         assert_eq!(status, StatusCode::OK, "not a browser: not cross-site");

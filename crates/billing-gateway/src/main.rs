@@ -14,7 +14,16 @@ async fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    telemetry::init_logging(config.log_format);
+    // Traces only when a collector is named: otherwise no layer, no propagation, no export.
+    let traces = match telemetry::Traces::from_config(&config) {
+        Ok(traces) => traces,
+        Err(e) => {
+            telemetry::init_logging(config.log_format);
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "could not start");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.log_format, traces.as_ref());
     let listen = config.listen;
     let gateway = match Gateway::build(config).await {
         Ok(g) => g,
@@ -32,7 +41,11 @@ async fn main() -> ExitCode {
     };
     let addr = listener.local_addr().unwrap_or(listen);
     banner(&gateway, addr);
-    match serve(listener, gateway.router(), shutdown_signal()).await {
+    let served = serve(listener, gateway.router(), shutdown_signal()).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server error");
@@ -45,7 +58,9 @@ async fn main() -> ExitCode {
 fn banner(gateway: &Gateway, addr: std::net::SocketAddr) {
     println!();
     println!("  Billing Graph is listening on http://{addr}");
-    println!("  GraphiQL:  http://{addr}/");
+    for (name, path) in gateway.pages() {
+        println!("  {:<10} http://{addr}{path}", format!("{name}:"));
+    }
     println!("  GraphQL:   http://{addr}/graphql   health: /healthz /readyz   metrics: /metrics");
     if let Some(demo) = gateway.demo() {
         println!();

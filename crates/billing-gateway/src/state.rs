@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use billing_graphql::{BillingGraph, Credentials};
+use billing_http::TalkdeskTokenSource;
 
 /// The header a caller's Talkdesk token arrives in (sent upstream as `Authorization`).
 pub const TALKDESK_AUTHORIZATION: &str = "x-talkdesk-authorization";
@@ -19,6 +20,9 @@ pub(crate) struct HttpLimits {
 pub(crate) struct DefaultCredentials {
     pub(crate) elastic: Option<String>,
     pub(crate) talkdesk: Option<String>,
+    /// Talkdesk tokens from the server's OAuth client credentials, renewed as they expire. Set
+    /// only when `talkdesk` is not.
+    pub(crate) talkdesk_source: Option<TalkdeskTokenSource>,
 }
 
 impl std::fmt::Debug for DefaultCredentials {
@@ -26,6 +30,7 @@ impl std::fmt::Debug for DefaultCredentials {
         f.debug_struct("DefaultCredentials")
             .field("elastic", &self.elastic.as_ref().map(|_| "[REDACTED]"))
             .field("talkdesk", &self.talkdesk.as_ref().map(|_| "[REDACTED]"))
+            .field("talkdesk_source", &self.talkdesk_source.as_ref().map(|_| "[REDACTED]"))
             .finish()
     }
 }
@@ -38,7 +43,6 @@ pub struct AppState {
     pub(crate) defaults: DefaultCredentials,
     pub(crate) http: HttpLimits,
     pub(crate) readiness: Arc<Vec<(&'static str, String)>>,
-    pub(crate) graphiql: Option<Arc<str>>,
     /// Each caller's request rate.
     pub(crate) callers: Arc<crate::caller_limit::CallerLimiter>,
     /// Origins allowed by CORS, which may also send `GET` queries cross-site.
@@ -48,11 +52,15 @@ pub struct AppState {
 
 impl AppState {
     /// The caller's credentials: `Authorization` for Elastic, `X-Talkdesk-Authorization` for
-    /// Talkdesk, each falling back to the server's default when absent.
+    /// Talkdesk, each falling back to the server's default when absent (for Talkdesk, a fixed
+    /// token or the server's token source). A caller's own header always wins.
     pub(crate) fn credentials(&self, headers: &HeaderMap) -> Credentials {
         let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
         let elastic = header(axum::http::header::AUTHORIZATION.as_str()).or(self.defaults.elastic.as_deref());
-        let talkdesk = header(TALKDESK_AUTHORIZATION).or(self.defaults.talkdesk.as_deref());
-        Credentials::none().with_elastic_header(elastic).with_talkdesk_header(talkdesk)
+        let credentials = Credentials::none().with_elastic_header(elastic);
+        match (header(TALKDESK_AUTHORIZATION), &self.defaults.talkdesk_source) {
+            (None, Some(source)) => credentials.with_talkdesk(source),
+            (sent, _) => credentials.with_talkdesk_header(sent.or(self.defaults.talkdesk.as_deref())),
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use billing_http::{ElasticCredentials, ExposeSecret, TalkdeskToken};
+use billing_http::{ElasticCredentials, ExposeSecret, TalkdeskAuth};
 use moka::Expiry;
 use moka::future::Cache;
 use serde::Serialize;
@@ -53,9 +53,18 @@ impl Fingerprinter {
         self.hash(scheme, creds.expose_secret())
     }
 
-    /// The identity of a Talkdesk token.
-    pub fn talkdesk(&self, token: &TalkdeskToken) -> Fingerprint {
-        self.hash(b"talkdesk:bearer:", token.expose_secret())
+    /// The identity of a Talkdesk credential: a bearer token's is the token; a token source's
+    /// is the source (its number, token endpoint and client id, never the secret), so the
+    /// tokens it renews share one identity, and no other source shares it.
+    pub fn talkdesk(&self, auth: &TalkdeskAuth) -> Fingerprint {
+        match auth {
+            TalkdeskAuth::Token(token) => self.hash(b"talkdesk:bearer:", token.expose_secret()),
+            TalkdeskAuth::Source(source) => {
+                let identity =
+                    format!("{}\n{}\n{}", source.id(), source.token_url(), source.client_id().expose_secret());
+                self.hash(b"talkdesk:client:", &identity)
+            }
+        }
     }
 
     fn hash(&self, domain: &[u8], secret: &str) -> Fingerprint {
@@ -138,6 +147,15 @@ impl ResponseCache {
                 .max_capacity(config.max_bytes)
                 .weigher(move |_k: &CacheKey, e: &Entry| u32::try_from(min_weight).unwrap_or(u32::MAX).max(e.bytes))
                 .expire_after(PerEntryTtl)
+                .eviction_listener(|_key, _entry, cause| {
+                    // Removals the cache chose: by size or time, not `clear()` or a replacement.
+                    let cause = match cause {
+                        moka::notification::RemovalCause::Size => "size",
+                        moka::notification::RemovalCause::Expired => "expired",
+                        _ => return,
+                    };
+                    metrics::counter!("billing_cache_evictions_total", "cause" => cause).increment(1);
+                })
                 .build()
         });
         ResponseCache { inner, config }
@@ -200,5 +218,34 @@ impl ResponseCache {
         let label = if lookup == Lookup::Hit { "hit" } else { "miss" };
         metrics::counter!("billing_cache_requests_total", "result" => label).increment(1);
         (result, lookup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use billing_http::{
+        TalkdeskAuth, TalkdeskClientCredentials, TalkdeskToken, TalkdeskTokenSource, Transport, TransportConfig,
+    };
+
+    use super::Fingerprinter;
+
+    #[test]
+    fn a_token_source_is_one_identity_of_its_own() {
+        let fp = Fingerprinter::default();
+        let transport = Transport::new(TransportConfig::default()).unwrap();
+        let source = |secret: &str| {
+            let client = TalkdeskClientCredentials::new("client-1", secret).unwrap();
+            TalkdeskTokenSource::new(transport.clone(), "https://acme.talkdeskid.com/oauth/token", client).unwrap()
+        };
+        let a = source("secret-a");
+        let same_client = source("secret-b");
+        let of = |auth: TalkdeskAuth| fp.talkdesk(&auth);
+        // Its clones (each request's copy) share its identity, so its answers stay cached as its
+        // tokens are renewed; another source, even of the same client id, shares nothing.
+        assert_eq!(of(a.clone().into()), of((&a).into()));
+        assert_ne!(of(a.into()), of(same_client.into()));
+        assert_ne!(of(TalkdeskToken::new("client-1").unwrap().into()), of(source("secret-a").into()));
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use billing_http::{
-    ElasticBillingV1, ElasticBillingV2, ElasticCredentials, TalkdeskBillingInsights, TalkdeskToken, Upstream,
+    ElasticBillingV1, ElasticBillingV2, ElasticCredentials, TalkdeskAuth, TalkdeskBillingInsights, TalkdeskToken,
+    Upstream,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -38,7 +39,8 @@ pub enum Credential<T> {
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     pub elastic: Credential<ElasticCredentials>,
-    pub talkdesk: Credential<TalkdeskToken>,
+    /// A caller's bearer token, or the server's token source (OAuth client credentials).
+    pub talkdesk: Credential<TalkdeskAuth>,
 }
 
 impl Credentials {
@@ -60,7 +62,8 @@ impl Credentials {
     pub fn with_talkdesk_header(mut self, value: Option<&str>) -> Self {
         self.talkdesk = match value {
             None => Credential::Missing,
-            Some(v) => TalkdeskToken::from_header_value(v).map_or(Credential::Invalid, Credential::Present),
+            Some(v) => TalkdeskToken::from_header_value(v)
+                .map_or(Credential::Invalid, |t| Credential::Present(TalkdeskAuth::Token(t))),
         };
         self
     }
@@ -71,9 +74,11 @@ impl Credentials {
         self
     }
 
-    /// Uses `token` for Talkdesk.
-    pub fn with_talkdesk(mut self, token: TalkdeskToken) -> Self {
-        self.talkdesk = Credential::Present(token);
+    /// Uses `auth` for Talkdesk: a [`TalkdeskToken`], or a shared
+    /// [`TalkdeskTokenSource`](billing_http::TalkdeskTokenSource) whose tokens are renewed as
+    /// they expire (its cache identity is the source's, so renewals keep its cached answers).
+    pub fn with_talkdesk(mut self, auth: impl Into<TalkdeskAuth>) -> Self {
+        self.talkdesk = Credential::Present(auth.into());
         self
     }
 }
@@ -134,7 +139,7 @@ impl CallerSlots {
 pub(crate) struct RequestState {
     pub(crate) services: Arc<Services>,
     elastic: Credential<(ElasticCredentials, Fingerprint)>,
-    talkdesk: Credential<(TalkdeskToken, Fingerprint)>,
+    talkdesk: Credential<(TalkdeskAuth, Fingerprint)>,
     /// The request's clock: every default range in one request resolves to the same instants.
     pub(crate) now: DateTime<Utc>,
     budget: u32,
@@ -183,7 +188,7 @@ impl RequestState {
         }
     }
 
-    pub(crate) fn talkdesk(&self) -> Result<(&TalkdeskToken, Fingerprint)> {
+    pub(crate) fn talkdesk(&self) -> Result<(&TalkdeskAuth, Fingerprint)> {
         match &self.talkdesk {
             Credential::Present((t, f)) => Ok((t, *f)),
             Credential::Invalid => Err(GatewayError::InvalidCredential(Upstream::Talkdesk)),

@@ -14,6 +14,10 @@ use billing_http::{ErrorKind, Upstream};
 pub mod codes {
     /// No credential for the upstream a field needs, or the upstream refused it (401).
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The gateway's own client credentials were refused by the upstream's token endpoint (a
+    /// wrong secret, a scope the client may not have): the server's configuration, not the
+    /// caller's, is wrong. `extensions.upstreamCode` names the cause (`invalid_client`, ...).
+    pub const UPSTREAM_UNAUTHENTICATED: &str = "UPSTREAM_UNAUTHENTICATED";
     /// The upstream refused access (403) without a code of its own.
     pub const FORBIDDEN: &str = "FORBIDDEN";
     /// The upstream does not know the resource (404) and said no more.
@@ -128,13 +132,19 @@ fn client_message(e: &billing_http::Error) -> String {
         ErrorKind::Decode => "answered something that is not its documented shape".to_owned(),
         // These messages are the client library's own, about the request, not the upstream's.
         ErrorKind::Build | ErrorKind::PageLimit => e.message().unwrap_or("could not be called").to_owned(),
+        // The OAuth code (RFC 6749's, such as `invalid_client`) names the cause; the upstream's
+        // description is its own text, and stays in the logs.
+        ErrorKind::Auth => match e.codes() {
+            [] => "refused the gateway's client credentials".to_owned(),
+            codes => format!("refused the gateway's client credentials ({})", codes.join(", ")),
+        },
         _ => match (e.http_status(), e.codes()) {
             (Some(status), []) => format!("answered {status}"),
             (Some(status), codes) => format!("answered {status} ({})", codes.join(", ")),
             (None, _) => "failed".to_owned(),
         },
     };
-    format!("{} GET {}: {what}", endpoint.upstream, endpoint.template)
+    format!("{endpoint}: {what}")
 }
 
 fn credential_hint(upstream: Upstream) -> &'static str {
@@ -157,6 +167,7 @@ fn upstream_code(e: &billing_http::Error) -> &str {
         ErrorKind::Connect => codes::UPSTREAM_UNAVAILABLE,
         ErrorKind::Decode | ErrorKind::Build => codes::UPSTREAM_INVALID_RESPONSE,
         ErrorKind::PageLimit => codes::UPSTREAM_BUDGET_EXCEEDED,
+        ErrorKind::Auth => codes::UPSTREAM_UNAUTHENTICATED,
         ErrorKind::Status => match e.http_status() {
             Some(400) => codes::BAD_USER_INPUT,
             Some(401) => codes::UNAUTHENTICATED,

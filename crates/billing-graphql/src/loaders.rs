@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use dataloader::BatchFn;
 use dataloader::cached::Loader;
+use tracing::Instrument;
 
 use crate::context::RequestState;
 use crate::error::{GatewayError, Result};
@@ -30,7 +31,13 @@ impl<Q: Query> BatchFn<Q, Answer<Q>> for Batch<Q> {
         let state = &self.state;
         let answers =
             futures::future::join_all(keys.iter().map(|k| async move { (k.clone(), query::fetch(state, k).await) }));
-        answers.await.into_iter().collect()
+        let span = tracing::debug_span!(
+            "loader_batch",
+            upstream = Q::ENDPOINT.upstream.as_str(),
+            endpoint = Q::ENDPOINT.template,
+            keys = keys.len(),
+        );
+        answers.instrument(span).await.into_iter().collect()
     }
 }
 

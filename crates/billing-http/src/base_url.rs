@@ -7,6 +7,12 @@ use url::Url;
 #[error("invalid base url: {0}")]
 pub struct BaseUrlError(&'static str);
 
+impl BaseUrlError {
+    pub(crate) fn new(why: &'static str) -> Self {
+        BaseUrlError(why)
+    }
+}
+
 /// Parses and checks a base URL: http or https, no credentials, no query or fragment.
 pub(crate) fn parse(raw: &str) -> Result<Url, BaseUrlError> {
     let url = Url::parse(raw).map_err(|_| BaseUrlError("not a url"))?;

@@ -5,8 +5,11 @@
 
 use std::fmt;
 
+use base64::Engine;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::talkdesk::TalkdeskTokenSource;
 
 /// How an Elastic credential is presented: Elastic accepts both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +31,29 @@ pub struct ElasticCredentials {
 #[derive(Clone)]
 pub struct TalkdeskToken {
     secret: SecretString,
+}
+
+/// A Talkdesk OAuth client: the id and secret an app exchanges for access tokens (HTTP Basic at
+/// the token endpoint). Both are treated as secrets: the id is not one by RFC 6749, but it names
+/// the account's integration, and nothing here needs to show it.
+#[derive(Clone)]
+pub struct TalkdeskClientCredentials {
+    id: SecretString,
+    secret: SecretString,
+}
+
+/// How a Talkdesk call authenticates: a bearer token the caller holds, or client credentials a
+/// shared [`TalkdeskTokenSource`] exchanges for tokens, refreshed as they expire.
+///
+/// Every Talkdesk method takes `impl Into<TalkdeskAuth>`, so a `&TalkdeskToken` or a
+/// `&TalkdeskTokenSource` can be passed as they are.
+#[derive(Debug, Clone)]
+pub enum TalkdeskAuth {
+    /// A bearer token, sent as it is.
+    Token(TalkdeskToken),
+    /// Tokens obtained with client credentials: fetched once for every concurrent call, renewed
+    /// shortly before they expire, and once more when the API answers 401.
+    Source(TalkdeskTokenSource),
 }
 
 /// A credential that cannot be sent: empty, or with characters a header cannot carry.
@@ -95,6 +121,73 @@ impl TalkdeskToken {
 
     pub(crate) fn header_value(&self) -> HeaderValue {
         sensitive_header("Bearer ", &self.secret)
+    }
+}
+
+impl TalkdeskClientCredentials {
+    /// A client id and secret. Neither may be empty or hold anything but visible ASCII, and the
+    /// id may not hold `:` (HTTP Basic could not tell where it ends).
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Result<Self, CredentialError> {
+        let (id, secret) = (id.into(), secret.into());
+        validate(&id)?;
+        validate(&secret)?;
+        if id.contains(':') {
+            return Err(CredentialError("a client id cannot contain ':'"));
+        }
+        Ok(TalkdeskClientCredentials { id: id.into(), secret: secret.into() })
+    }
+
+    /// The client id, for a keyed fingerprint of the client's identity.
+    pub fn id(&self) -> &SecretString {
+        &self.id
+    }
+
+    /// `Authorization: Basic base64(id:secret)`, marked sensitive.
+    pub(crate) fn basic_header(&self) -> HeaderValue {
+        let pair = SecretString::from(format!("{}:{}", self.id.expose_secret(), self.secret.expose_secret()));
+        let encoded = SecretString::from(base64::engine::general_purpose::STANDARD.encode(pair.expose_secret()));
+        sensitive_header("Basic ", &encoded)
+    }
+
+    /// Both secrets, to clear them from an upstream's message.
+    pub(crate) fn secrets(&self) -> [&str; 2] {
+        [self.id.expose_secret(), self.secret.expose_secret()]
+    }
+}
+
+impl fmt::Debug for TalkdeskClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TalkdeskClientCredentials { id: [REDACTED], secret: [REDACTED] }")
+    }
+}
+
+impl From<TalkdeskToken> for TalkdeskAuth {
+    fn from(token: TalkdeskToken) -> Self {
+        TalkdeskAuth::Token(token)
+    }
+}
+
+impl From<&TalkdeskToken> for TalkdeskAuth {
+    fn from(token: &TalkdeskToken) -> Self {
+        TalkdeskAuth::Token(token.clone())
+    }
+}
+
+impl From<TalkdeskTokenSource> for TalkdeskAuth {
+    fn from(source: TalkdeskTokenSource) -> Self {
+        TalkdeskAuth::Source(source)
+    }
+}
+
+impl From<&TalkdeskTokenSource> for TalkdeskAuth {
+    fn from(source: &TalkdeskTokenSource) -> Self {
+        TalkdeskAuth::Source(source.clone())
+    }
+}
+
+impl From<&TalkdeskAuth> for TalkdeskAuth {
+    fn from(auth: &TalkdeskAuth) -> Self {
+        auth.clone()
     }
 }
 
@@ -194,5 +287,19 @@ mod tests {
         assert!(ElasticCredentials::api_key("a\r\nX-Evil: 1").is_err());
         assert!(ElasticCredentials::from_header_value("Basic dXNlcjpwYXNz").is_err());
         assert!(TalkdeskToken::from_header_value("ApiKey x").is_err());
+        assert!(TalkdeskClientCredentials::new("id:with-colon", "s").is_err());
+        assert!(TalkdeskClientCredentials::new("id", "").is_err());
+        assert!(TalkdeskClientCredentials::new("id", "a\nb").is_err());
+    }
+
+    #[test]
+    fn client_credentials_go_as_basic_and_never_show() {
+        let c = TalkdeskClientCredentials::new("canary-id-71", "canary-secret-93").unwrap();
+        let shown = format!("{c:?} {:?}", Some(&c));
+        assert!(!shown.contains("canary"), "{shown}");
+        let header = c.basic_header();
+        assert!(header.is_sensitive());
+        // base64("canary-id-71:canary-secret-93"), as RFC 7617 spells Basic.
+        assert_eq!(header.to_str().unwrap(), "Basic Y2FuYXJ5LWlkLTcxOmNhbmFyeS1zZWNyZXQtOTM=");
     }
 }

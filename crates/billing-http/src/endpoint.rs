@@ -47,26 +47,29 @@ impl fmt::Display for Upstream {
     }
 }
 
-/// An endpoint: its upstream and its path template relative to the upstream's base URL.
+/// An endpoint: its upstream, its method, and its path template relative to the upstream's base
+/// URL (the token endpoint's is relative to the identity host's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     pub upstream: Upstream,
+    /// `GET`, or `POST` for the OAuth token request.
+    pub method: &'static str,
     /// Such as `/billing/costs/{organization_id}/deployments`.
     pub template: &'static str,
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} GET {}", self.upstream, self.template)
+        write!(f, "{} {} {}", self.upstream, self.method, self.template)
     }
 }
 
 const fn v1(template: &'static str) -> Endpoint {
-    Endpoint { upstream: Upstream::ElasticV1, template }
+    Endpoint { upstream: Upstream::ElasticV1, method: "GET", template }
 }
 
 const fn v2(template: &'static str) -> Endpoint {
-    Endpoint { upstream: Upstream::ElasticV2, template }
+    Endpoint { upstream: Upstream::ElasticV2, method: "GET", template }
 }
 
 /// Every endpoint this crate calls.
@@ -87,10 +90,15 @@ pub mod endpoints {
     pub const V2_CHARTS: Endpoint = v2("/billing/organizations/{organization_id}/charts");
     pub const V2_INSTANCE_CHARTS: Endpoint =
         v2("/billing/organizations/{organization_id}/instances/{instance_id}/charts");
-    pub const TALKDESK_USAGE: Endpoint = Endpoint { upstream: Upstream::Talkdesk, template: "/express/usage/month" };
+    pub const TALKDESK_USAGE: Endpoint =
+        Endpoint { upstream: Upstream::Talkdesk, method: "GET", template: "/express/usage/month" };
+    /// The OAuth token request, on the region's identity host (`{account}.talkdeskid.com`). It
+    /// shares Talkdesk's rate and concurrency limits.
+    pub const TALKDESK_TOKEN: Endpoint =
+        Endpoint { upstream: Upstream::Talkdesk, method: "POST", template: "/oauth/token" };
 
     /// All of them.
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 13] = [
         V1_OVERVIEW,
         V1_CHARTS,
         V1_DEPLOYMENTS,
@@ -103,5 +111,6 @@ pub mod endpoints {
         V2_CHARTS,
         V2_INSTANCE_CHARTS,
         TALKDESK_USAGE,
+        TALKDESK_TOKEN,
     ];
 }

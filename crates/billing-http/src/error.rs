@@ -5,6 +5,7 @@
 //! credential. `reqwest::Error`s are stripped of their URL before they are kept as a source.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::endpoint::{Endpoint, Upstream};
@@ -25,13 +26,19 @@ pub enum ErrorKind {
     Decode,
     /// Paging stopped at the configured cap before the last page.
     PageLimit,
+    /// The token endpoint refused the client credentials (a 401, or an OAuth error code such as
+    /// `invalid_client` or `invalid_scope`): the caller's configuration, not the moment, is wrong.
+    Auth,
 }
 
-/// An upstream call that failed.
+/// An upstream call that failed. Cheap to clone, so one failed token request can answer every
+/// call that waited on it.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     endpoint: Endpoint,
@@ -41,7 +48,7 @@ struct Inner {
     retry_after: Option<Duration>,
     attempts: u32,
     retryable: bool,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -85,7 +92,7 @@ impl Error {
     }
 
     pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.inner.source = Some(Box::new(source));
+        self.inner.source = Some(Arc::new(source));
         self
     }
 
@@ -96,6 +103,24 @@ impl Error {
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
+        self
+    }
+
+    /// This answer of the token endpoint as a refusal of the credentials.
+    pub(crate) fn into_auth(mut self) -> Self {
+        self.inner.kind = ErrorKind::Auth;
+        self.inner.retryable = false;
+        self
+    }
+
+    /// This error with every `secret` cleared from its message: the token endpoint's description
+    /// may quote the client id it refused.
+    pub(crate) fn redact(mut self, secrets: &[&str]) -> Self {
+        if let Some(message) = &mut self.inner.message {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
+                *message = message.replace(secret, "[REDACTED]");
+            }
+        }
         self
     }
 
@@ -197,6 +222,12 @@ impl fmt::Display for Error {
             }
             ErrorKind::Decode => f.write_str("could not decode the response")?,
             ErrorKind::PageLimit => f.write_str("stopped at the page limit")?,
+            ErrorKind::Auth => {
+                write!(f, "the credentials were refused, upstream answered {}", i.status.unwrap_or_default())?;
+                if !i.codes.is_empty() {
+                    write!(f, " ({})", i.codes.join(", "))?;
+                }
+            }
         }
         if let Some(m) = &i.message {
             write!(f, ": {m}")?;
@@ -226,8 +257,9 @@ impl ErrorAnswer {
     /// Reads codes and a message from any of the three upstreams' error bodies.
     ///
     /// v1: `{errors:[{code,message}]}`; v2: `{error,message,...}` or `text/plain`; Talkdesk:
-    /// `{code,message,...}`. A text body is not kept as the message: it is upstream text of
-    /// unknown content, so only its absence of structure is reported.
+    /// `{code,message,...}`; Talkdesk's token endpoint: `{error,error_description?}`. A text body
+    /// is not kept as the message: it is upstream text of unknown content, so only its absence of
+    /// structure is reported.
     pub(crate) fn parse(header_codes: Option<&str>, body: &[u8]) -> Self {
         use billing_model::{elastic, talkdesk};
 
@@ -256,6 +288,9 @@ impl ErrorAnswer {
                 Some(field) => format!("{} ({}: {})", td.message, field.name, field.description),
                 None => td.message,
             });
+        } else if let Ok(oauth) = serde_json::from_slice::<talkdesk::oauth::TokenError>(body) {
+            push(&mut answer, &oauth.error);
+            answer.message = oauth.error_description;
         }
         answer.message = answer.message.map(|m| truncate(&m, 300));
         answer
@@ -298,6 +333,27 @@ mod tests {
         assert_eq!(td.message.as_deref(), Some("Bad request (filter: unknown field)"));
 
         assert!(ErrorAnswer::parse(None, b"{not json").codes.is_empty());
+
+        let oauth = ErrorAnswer::parse(None, br#"{"error":"invalid_client","error_description":"Bad client"}"#);
+        assert_eq!(oauth.codes, ["invalid_client"]);
+        assert_eq!(oauth.message.as_deref(), Some("Bad client"));
+    }
+
+    #[test]
+    fn a_refusal_of_credentials_names_its_code_and_never_the_client() {
+        let answer = ErrorAnswer {
+            codes: vec!["invalid_client".into()],
+            message: Some("client my-client-id: authentication failed".into()),
+            retry_after: None,
+        };
+        let e = Error::status(endpoints::TALKDESK_TOKEN, 401, answer, false).into_auth().redact(&["my-client-id", ""]);
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(
+            e.to_string(),
+            "talkdesk POST /oauth/token: the credentials were refused, upstream answered 401 (invalid_client): \
+             client [REDACTED]: authentication failed"
+        );
+        assert_eq!(e.clone().to_string(), e.to_string());
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl<'a, T: DeserializeOwned, O> Request<'a, T, O> {
             return Err(Error::new(ErrorKind::Build, self.call.endpoint).with_message(why));
         }
         let call = Call { url: self.url(), ..self.call };
-        self.transport.get(&call).await
+        self.transport.send(&call).await
     }
 }
 

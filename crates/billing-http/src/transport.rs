@@ -1,6 +1,6 @@
 //! The shared transport: one connection pool, the retry loop, limits, tracing and metrics.
 //!
-//! Every upstream call goes through [`Transport::get`]. It is the only place that sends a request,
+//! Every upstream call goes through [`Transport::send`]. It is the only place that sends a request,
 //! so timeouts, retries, rate limits, credential handling and observability are applied once.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use backon::Retryable;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -30,6 +30,17 @@ struct Inner {
     http: reqwest::Client,
     config: TransportConfig,
     limiters: [Limiter; 3],
+    inject: Option<Arc<dyn InjectHeaders>>,
+}
+
+/// Adds headers to every upstream request: how a server propagates its trace context (W3C
+/// `traceparent`) upstream without this crate knowing a tracer.
+///
+/// Called once per attempt, inside that attempt's `upstream_call` span, so the current span is
+/// the call's own. `Authorization` is the call's whatever the injector sets.
+pub trait InjectHeaders: Send + Sync + 'static {
+    /// Adds this attempt's headers to `headers`.
+    fn inject(&self, headers: &mut http::HeaderMap);
 }
 
 struct Limiter {
@@ -53,11 +64,22 @@ pub(crate) struct Call {
     pub(crate) endpoint: Endpoint,
     pub(crate) url: Url,
     pub(crate) auth: HeaderValue,
+    /// A form body, sent as a `POST` (the OAuth token request); `None` for a `GET`.
+    pub(crate) form: Option<String>,
 }
 
 impl Transport {
     /// A transport with the given configuration.
     pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
+        Self::with_injector(config, None)
+    }
+
+    /// A transport whose upstream requests also carry the headers `inject` adds (a trace
+    /// context, say); with `None`, the same as [`Transport::new`].
+    pub fn with_injector(
+        config: TransportConfig,
+        inject: Option<Arc<dyn InjectHeaders>>,
+    ) -> Result<Self, TransportError> {
         // The one place a reqwest client is built (clippy.toml forbids the others).
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -75,7 +97,7 @@ impl Transport {
                 slots: Semaphore::new(limit.max_concurrency.max(1)),
             }
         });
-        Ok(Transport { inner: Arc::new(Inner { http, config, limiters }) })
+        Ok(Transport { inner: Arc::new(Inner { http, config, limiters, inject }) })
     }
 
     /// The configuration this transport was built with.
@@ -83,8 +105,12 @@ impl Transport {
         &self.inner.config
     }
 
-    /// GETs and decodes, retrying transient failures within the policy's attempts and deadline.
-    pub(crate) async fn get<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+    /// Sends a call (a `GET`, or a `POST` of its form) and decodes the answer, retrying transient
+    /// failures within the policy's attempts and deadline.
+    ///
+    /// The only `POST` is the OAuth client-credentials grant: repeating it only issues another
+    /// token, so it is retried like a `GET`.
+    pub(crate) async fn send<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
         let policy = &self.inner.config.retry;
         let started = Instant::now();
         let attempts = AtomicU32::new(0);
@@ -102,6 +128,7 @@ impl Transport {
                     "billing_upstream_retries_total",
                     "upstream" => call.endpoint.upstream.as_str(),
                     "endpoint" => call.endpoint.template,
+                    "cause" => error_label(err),
                 )
                 .increment(1);
                 tracing::debug!(endpoint = %call.endpoint, wait_ms = wait.as_millis() as u64, "retrying: {err}");
@@ -116,7 +143,12 @@ impl Transport {
         let endpoint = call.endpoint;
         let limiter = &self.inner.limiters[endpoint.upstream.index()];
         if let Some(rate) = &limiter.rate {
-            rate.until_ready().await;
+            // `check` takes a cell when one is free; only a refusal waits (and is counted).
+            if rate.check().is_err() {
+                metrics::counter!("billing_upstream_rate_limit_waits_total", "upstream" => endpoint.upstream.as_str())
+                    .increment(1);
+                rate.until_ready().await;
+            }
         }
         // The semaphore is never closed, so acquiring only waits.
         let permit = limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))?;
@@ -129,7 +161,10 @@ impl Transport {
             endpoint = endpoint.template,
             attempt,
             status = tracing::field::Empty,
+            bytes = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
         );
         async {
             let t0 = Instant::now();
@@ -138,12 +173,18 @@ impl Transport {
             // A slot bounds the calls in flight; decoding needs none, and holding one through it
             // would keep the next call waiting on this one's parsing.
             drop(permit);
+            let span = tracing::Span::current();
+            if let Ok(answer) = &answer {
+                span.record("bytes", answer.body.len() as u64);
+            }
             let outcome = answer.and_then(|a| a.interpret(endpoint));
             let status = match &outcome {
                 Ok(_) => "200".to_owned(),
-                Err(e) => e.http_status().map_or_else(|| format!("{:?}", e.kind()).to_lowercase(), |s| s.to_string()),
+                Err(e) => {
+                    span.record("otel.status_code", "error");
+                    error_label(e)
+                }
             };
-            let span = tracing::Span::current();
             span.record("status", status.as_str());
             span.record("duration_ms", elapsed.as_millis() as u64);
             tracing::debug!("upstream call finished");
@@ -151,13 +192,14 @@ impl Transport {
                 "billing_upstream_requests_total",
                 "upstream" => endpoint.upstream.as_str(),
                 "endpoint" => endpoint.template,
-                "status" => status,
+                "status" => status.clone(),
             )
             .increment(1);
             metrics::histogram!(
                 "billing_upstream_request_duration_seconds",
                 "upstream" => endpoint.upstream.as_str(),
                 "endpoint" => endpoint.template,
+                "status" => status,
             )
             .record(elapsed.as_secs_f64());
             outcome
@@ -169,10 +211,25 @@ impl Transport {
     /// Sends the request and reads the whole answer.
     async fn exchange(&self, call: &Call, timeout: Duration) -> Result<Answer, Error> {
         let endpoint = call.endpoint;
-        let response = self
-            .inner
-            .http
-            .get(call.url.clone())
+        let request = match &call.form {
+            None => self.inner.http.get(call.url.clone()),
+            Some(form) => self
+                .inner
+                .http
+                .post(call.url.clone())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
+                .body(form.clone()),
+        };
+        let request = match &self.inner.inject {
+            Some(inject) => {
+                let mut headers = http::HeaderMap::new();
+                inject.inject(&mut headers);
+                headers.remove(AUTHORIZATION);
+                request.headers(headers)
+            }
+            None => request,
+        };
+        let response = request
             .header(AUTHORIZATION, call.auth.clone())
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .timeout(timeout)
@@ -184,6 +241,12 @@ impl Transport {
         let body = read_body(endpoint, response, self.inner.config.max_response_bytes).await?;
         Ok(Answer { status, headers, body })
     }
+}
+
+/// How a call failed, as a metric label and span field: the upstream's status (`429`, `503`), or
+/// the stage that failed without one (`timeout`, `connect`, `decode`).
+fn error_label(e: &Error) -> String {
+    e.http_status().map_or_else(|| format!("{:?}", e.kind()).to_lowercase(), |s| s.to_string())
 }
 
 /// An upstream's answer, read whole.

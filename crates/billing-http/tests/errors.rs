@@ -96,7 +96,7 @@ async fn unknown_credentials_are_401_in_each_upstream_s_shape() {
     assert!(err.message().unwrap().starts_with("Unauthorized"), "{err}");
 
     // An Elastic key is no Talkdesk token.
-    let err = c.td.usage(&TalkdeskToken::new(&sim.dataset().credentials().elastic_demo_key).unwrap()).send().await;
+    let err = c.td.usage(TalkdeskToken::new(&sim.dataset().credentials().elastic_demo_key).unwrap()).send().await;
     assert_eq!(err.unwrap_err().http_status(), Some(401));
     assert_eq!(sim.stats().total(), 4, "no 401 is retried");
 }
@@ -180,7 +180,7 @@ async fn ranges_the_upstream_refuses_are_400() {
 
     // Talkdesk refuses a month that is not YYYY-MM, naming the field.
     let bad = Filter::Eq(Field::Month, "2025-13".into());
-    let err = c.td.usage(&td_token(&sim)).filter(bad).send().await.unwrap_err();
+    let err = c.td.usage(td_token(&sim)).filter(bad).send().await.unwrap_err();
     check(&sim, &err, &Expect::status(endpoints::TALKDESK_USAGE, 400, &["4000001"], None));
     assert!(err.message().unwrap().contains("(filter: "), "{err}");
     assert_eq!(sim.stats().total(), 3, "no 400 is retried");
@@ -198,7 +198,7 @@ async fn server_errors_are_500_and_not_retried() {
     check(&sim, &err, &Expect::status(endpoints::V1_DEPLOYMENTS, 500, &["billing_service.failed_request"], None));
     let err = c.v2.instances(&creds, &org(&sim), r).send().await.unwrap_err();
     check(&sim, &err, &Expect::status(endpoints::V2_INSTANCES, 500, &["internal_server_error"], None));
-    let err = c.td.usage(&td_token(&sim)).send().await.unwrap_err();
+    let err = c.td.usage(td_token(&sim)).send().await.unwrap_err();
     check(&sim, &err, &Expect::status(endpoints::TALKDESK_USAGE, 500, &["5000001"], None));
     assert_eq!(sim.stats().total(), 3, "one request each");
 }
@@ -226,7 +226,7 @@ async fn malformed_json_is_a_decode_error_naming_the_field_path() {
     assert!(message.starts_with("at deployments["), "{message}");
     assert!(err.to_string().contains("could not decode the response: at deployments["), "{err}");
 
-    let err = c.td.usage(&td_token(&sim)).per_page(50).send().await.unwrap_err();
+    let err = c.td.usage(td_token(&sim)).per_page(50).send().await.unwrap_err();
     check(&sim, &err, &decode(endpoints::TALKDESK_USAGE));
     assert!(err.message().unwrap().starts_with("at _embedded.usage["), "{err}");
     assert_eq!(sim.stats().total(), 2, "a decode error is not retried");
@@ -255,7 +255,7 @@ async fn a_closed_port_is_a_retryable_connect_error() {
     assert!(!err.to_string().contains(port), "{err}");
     assert!(std::error::Error::source(&err).is_some(), "the cause is kept as the source");
 
-    let err = td.usage(&td_token(&sim)).send().await.unwrap_err();
+    let err = td.usage(td_token(&sim)).send().await.unwrap_err();
     check(&sim, &err, &Expect { endpoint: endpoints::TALKDESK_USAGE, ..expect });
     assert_eq!(err.upstream(), Upstream::Talkdesk);
 }

@@ -56,7 +56,7 @@ async fn spent_attempts_fail_with_the_last_answer_and_the_count() {
     let status = |status| Fault::Status { status, retry_after: None };
     sim.push_faults(Some(sim_endpoints::TALKDESK_USAGE), [status(503), status(504), status(503), status(200)]);
 
-    let err = c.td.usage(&common::td_token(&sim)).send().await.unwrap_err();
+    let err = c.td.usage(common::td_token(&sim)).send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Status);
     assert_eq!(err.http_status(), Some(503));
     assert!(err.is_retryable());
@@ -173,7 +173,7 @@ async fn an_attempt_also_ends_by_the_retry_deadline() {
     sim.push_faults(None, [Fault::Stall(Duration::from_secs(30))]);
 
     let started = Instant::now();
-    let err = c.td.usage(&common::td_token(&sim)).send().await.unwrap_err();
+    let err = c.td.usage(common::td_token(&sim)).send().await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(elapsed >= 390 * MS && elapsed < 1500 * MS, "ended after {elapsed:?}");

@@ -10,10 +10,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use base64::Engine;
 use billing_http::{
-    ElasticBillingV1, ElasticCredentials, Error, TalkdeskBillingInsights, TalkdeskToken, Transport, TransportConfig,
+    ElasticBillingV1, ElasticCredentials, Error, TalkdeskAuth, TalkdeskBillingInsights, TalkdeskClientCredentials,
+    TalkdeskToken, TalkdeskTokenSource, Transport, TransportConfig,
 };
-use billing_sim::{Fault, SimHandle, endpoints as sim_endpoints};
+use billing_model::talkdesk::oauth::USAGE_SCOPE;
+use billing_sim::{Fault, SimConfig, SimHandle, TalkdeskClient, endpoints as sim_endpoints};
 use common::{Clients, closed_port_url, config, demo_key, range, sim, td_token};
 use futures::TryStreamExt;
 use tracing_subscriber::fmt::MakeWriter;
@@ -22,6 +25,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 const CANARY: &str = "canary-5f2e9d";
 const TD_CANARY: &str = "canary-td-8c41a7";
+const CLIENT_ID_CANARY: &str = "canary-client-id-3e77d0";
+const CLIENT_SECRET_CANARY: &str = "canary-client-secret-91b4f2";
+const WRONG_SECRET_CANARY: &str = "canary-wrong-secret-c0ffee";
 
 /// Everything logged, as bytes.
 #[derive(Clone, Default)]
@@ -166,7 +172,7 @@ async fn talkdesk_tokens_never_show_in_debug_errors_or_logs() {
     let c = common::clients(&sim);
     let canary = TalkdeskToken::new(TD_CANARY).unwrap();
 
-    let rows: Vec<_> = c.td.usage(&td_token(&sim)).per_page(100).all(20).try_collect().await.unwrap();
+    let rows: Vec<_> = c.td.usage(td_token(&sim)).per_page(100).all(20).try_collect().await.unwrap();
     assert!(!rows.is_empty());
     let mut errors = vec![c.td.usage(&canary).send().await.unwrap_err()];
     sim.push_faults(Some(sim_endpoints::TALKDESK_USAGE), [Fault::too_many_requests(Duration::from_secs(1))]);
@@ -185,5 +191,76 @@ async fn talkdesk_tokens_never_show_in_debug_errors_or_logs() {
     assert_hidden("a token's Debug and Display", &format!("{canary:?} {canary}"), &secrets);
     let text = logs.text();
     assert!(text.contains("/express/usage/month"), "the capture works:\n{text}");
+    assert_hidden("the logs", &text, &secrets);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn client_credentials_and_the_tokens_they_get_never_show_in_debug_errors_or_logs() {
+    let logs = captured();
+    let mut sim_config = SimConfig::at(common::now());
+    sim_config.talkdesk_clients.push(TalkdeskClient::new(CLIENT_ID_CANARY, CLIENT_SECRET_CANARY, 0, &[USAGE_SCOPE]));
+    let sim = billing_sim::spawn(sim_config).await.unwrap();
+    let c = Clients::new(&sim, TransportConfig { request_timeout: Duration::from_millis(300), ..config() });
+    let source = |secret: &str, url: &str| {
+        let client = TalkdeskClientCredentials::new(CLIENT_ID_CANARY, secret).unwrap();
+        TalkdeskTokenSource::new(c.transport.clone(), url, client).unwrap()
+    };
+    let good = TalkdeskAuth::from(source(CLIENT_SECRET_CANARY, &sim.talkdesk_token_url()));
+    let mut errors = Vec::new();
+
+    // Success over every page, then a revoked token renewed after the 401.
+    let rows: Vec<_> = c.td.usage(&good).per_page(100).all(20).try_collect().await.unwrap();
+    assert!(!rows.is_empty());
+    sim.expire_tokens();
+    c.td.usage(&good).send().await.unwrap();
+    // A wrong secret; 503s spent on the token endpoint (so retries are logged); a stalled token
+    // endpoint; a token endpoint nobody listens on; a persistent 401 after a renewal.
+    let wrong = source(WRONG_SECRET_CANARY, &sim.talkdesk_token_url());
+    errors.push(c.td.usage(&wrong).send().await.unwrap_err());
+    let unavailable = Fault::Status { status: 503, retry_after: None };
+    sim.push_faults(Some(sim_endpoints::TALKDESK_TOKEN), [unavailable; 3]);
+    errors.push(c.td.usage(source(CLIENT_SECRET_CANARY, &sim.talkdesk_token_url())).send().await.unwrap_err());
+    sim.push_faults(Some(sim_endpoints::TALKDESK_TOKEN), [Fault::Stall(Duration::from_secs(30)); 3]);
+    let err = c.td.usage(source(CLIENT_SECRET_CANARY, &sim.talkdesk_token_url())).send().await.unwrap_err();
+    assert_eq!(err.kind(), billing_http::ErrorKind::Timeout);
+    errors.push(err);
+    let nowhere = format!("{}/oauth/token", closed_port_url());
+    errors.push(c.td.usage(source(CLIENT_SECRET_CANARY, &nowhere)).send().await.unwrap_err());
+    let unauthorized = Fault::Status { status: 401, retry_after: None };
+    sim.push_faults(Some(sim_endpoints::TALKDESK_USAGE), [unauthorized; 2]);
+    errors.push(c.td.usage(&good).send().await.unwrap_err());
+
+    // What must never show: the id, both secrets, their Basic encodings, and every access token
+    // the simulator issued (read back from the Authorization of the usage calls).
+    let basic = |secret: &str| base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID_CANARY}:{secret}"));
+    let log = sim.requests();
+    let sent = |template: &str| -> Vec<String> {
+        log.iter().filter(|r| r.template == template).filter_map(|r| r.authorization.clone()).collect()
+    };
+    let basics = sent(sim_endpoints::TALKDESK_TOKEN);
+    assert!(basics.contains(&format!("Basic {}", basic(CLIENT_SECRET_CANARY))), "{basics:?}");
+    assert!(basics.contains(&format!("Basic {}", basic(WRONG_SECRET_CANARY))), "{basics:?}");
+    let access_tokens: Vec<String> = sent(sim_endpoints::TALKDESK_USAGE)
+        .iter()
+        .filter_map(|a| a.strip_prefix("Bearer ").map(str::to_owned))
+        .collect();
+    assert!(access_tokens.len() >= 3, "{access_tokens:?}");
+    let mut secrets = secrets(&sim);
+    secrets.extend([CLIENT_ID_CANARY, CLIENT_SECRET_CANARY, WRONG_SECRET_CANARY].map(str::to_owned));
+    secrets.extend([basic(CLIENT_SECRET_CANARY), basic(WRONG_SECRET_CANARY)]);
+    secrets.extend(access_tokens);
+
+    for err in &errors {
+        assert_error_hidden(err, &secrets);
+    }
+    assert_hidden("a token source's Debug", &format!("{good:?} {wrong:?}"), &secrets);
+    assert_hidden("a usage request's Debug", &format!("{:?}", c.td.usage(&good).per_page(5)), &secrets);
+    if let TalkdeskAuth::Source(s) = &good {
+        let token = s.token().await.unwrap();
+        assert_hidden("an obtained token's Debug and Display", &format!("{token:?} {token}"), &secrets);
+    }
+    let text = logs.text();
+    assert!(text.contains("/oauth/token"), "the capture works:\n{text}");
+    assert!(text.contains("talkdesk access token obtained"), "the capture works:\n{text}");
     assert_hidden("the logs", &text, &secrets);
 }

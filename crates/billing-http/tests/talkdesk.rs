@@ -176,7 +176,7 @@ async fn a_filter_naming_another_organization_s_account_is_forbidden() {
     let (mine, theirs) = (&orgs[0].accounts[0], &orgs[1].accounts[0]);
 
     let filter = Filter::any([Filter::account(mine), Filter::account(theirs)]).unwrap();
-    let err = c.td.usage(&td_token(&sim)).filter(filter).send().await.unwrap_err();
+    let err = c.td.usage(td_token(&sim)).filter(filter).send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Status);
     assert_eq!(err.http_status(), Some(403));
     assert_eq!(err.upstream(), billing_http::Upstream::Talkdesk);

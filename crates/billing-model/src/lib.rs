@@ -6,7 +6,8 @@
 //!
 //! - [`elastic::v1`]: Elastic Cloud billing v1 (`/api/v1/billing/costs/...`).
 //! - [`elastic::v2`]: Elastic Cloud billing v2 (`/api/v2/billing/organizations/...`).
-//! - [`talkdesk`]: Talkdesk Billing Insights monthly usage (`/express/usage/month`) and its filter grammar.
+//! - [`talkdesk`]: Talkdesk Billing Insights monthly usage (`/express/usage/month`), its filter grammar,
+//!   and the OAuth token endpoint's payloads ([`talkdesk::oauth`]).
 //! - [`chart`]: the chart payload both Elastic versions share.
 //! - Domain types: [`DateRange`], [`Bucketing`], [`Month`], the id newtypes and the open enums.
 //!

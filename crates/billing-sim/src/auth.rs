@@ -1,9 +1,11 @@
-//! Who is calling: Elastic API keys (`ApiKey` or `Bearer`) and Talkdesk bearer tokens.
+//! Who is calling: Elastic API keys (`ApiKey` or `Bearer`) and Talkdesk bearer tokens (the
+//! dataset's fixed ones, which hold every scope, and those `POST /oauth/token` issued).
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use crate::dataset::{Dataset, Organization, TalkdeskOrganization};
+use crate::server::Sim;
 
 /// The outcome of checking an Elastic caller against an organization.
 #[derive(Debug)]
@@ -37,7 +39,30 @@ pub(crate) fn elastic<'a>(ds: &'a Dataset, headers: &HeaderMap, org_id: &str) ->
     }
 }
 
-/// The Talkdesk organization a request's bearer token reads.
-pub(crate) fn talkdesk<'a>(ds: &'a Dataset, headers: &HeaderMap) -> Option<&'a TalkdeskOrganization> {
-    credential(headers, &["Bearer"]).and_then(|token| ds.talkdesk_for(token))
+/// The outcome of checking a Talkdesk caller's token for a scope.
+#[derive(Debug)]
+pub(crate) enum TalkdeskAccess<'a> {
+    /// The token reads this organization with the scope.
+    Granted(&'a TalkdeskOrganization),
+    /// No token, or one unknown or expired.
+    Unauthenticated,
+    /// A valid token without the scope.
+    MissingScope,
+}
+
+/// Checks a Talkdesk request's bearer token, and that it holds `scope`.
+pub(crate) fn talkdesk<'a>(sim: &'a Sim, headers: &HeaderMap, scope: &str) -> TalkdeskAccess<'a> {
+    let Some(token) = credential(headers, &["Bearer"]) else { return TalkdeskAccess::Unauthenticated };
+    let ds = sim.dataset();
+    if let Some(org) = ds.talkdesk_for(token) {
+        return TalkdeskAccess::Granted(org);
+    }
+    match sim.talkdesk_grant(token) {
+        None => TalkdeskAccess::Unauthenticated,
+        Some(grant) if !grant.allows(scope) => TalkdeskAccess::MissingScope,
+        Some(grant) => ds
+            .talkdesk_organizations()
+            .get(grant.organization)
+            .map_or(TalkdeskAccess::Unauthenticated, TalkdeskAccess::Granted),
+    }
 }

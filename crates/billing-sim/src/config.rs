@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use billing_model::talkdesk::oauth::USAGE_SCOPE;
 use chrono::{DateTime, Utc};
 
 /// Everything a simulator is built from. [`SimConfig::default`] is the demo setup on the system clock.
@@ -27,6 +28,12 @@ pub struct SimConfig {
     pub endpoint_faults: BTreeMap<String, FaultRates>,
     /// At most this many requests per second per credential (the `Authorization` header), then 429.
     pub rate_limit: Option<u32>,
+    /// How long a Talkdesk access token from `POST /oauth/token` is accepted: whole seconds, at
+    /// least one (`expires_in`). Tests set a few seconds, or end lifetimes with
+    /// [`crate::Sim::expire_tokens`].
+    pub token_lifetime: Duration,
+    /// The OAuth clients `POST /oauth/token` knows; [`TalkdeskClient::demo`] by default.
+    pub talkdesk_clients: Vec<TalkdeskClient>,
 }
 
 impl Default for SimConfig {
@@ -41,7 +48,50 @@ impl Default for SimConfig {
             faults: FaultRates::default(),
             endpoint_faults: BTreeMap::new(),
             rate_limit: None,
+            token_lifetime: Duration::from_secs(600),
+            talkdesk_clients: TalkdeskClient::demo(),
         }
+    }
+}
+
+/// A Talkdesk OAuth client: what it authenticates with, whose data its tokens read, and the
+/// scopes it may ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalkdeskClient {
+    pub id: String,
+    pub secret: String,
+    /// The Talkdesk organization its tokens read, an index into
+    /// [`crate::Dataset::talkdesk_organizations`].
+    pub organization: usize,
+    /// The scopes it may be granted; a request for any other is refused with `invalid_scope`.
+    pub scopes: Vec<String>,
+}
+
+impl TalkdeskClient {
+    /// A client of `organization` allowed these scopes.
+    pub fn new(id: &str, secret: &str, organization: usize, scopes: &[&str]) -> Self {
+        TalkdeskClient {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            organization,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// The demo clients: one per organization of the first two with the usage scope, and a
+    /// "limited" one of the first organization without it (its tokens get 403 on usage).
+    pub fn demo() -> Vec<TalkdeskClient> {
+        let full = [USAGE_SCOPE, "express-accounts:read"];
+        vec![
+            TalkdeskClient::new("sim-talkdesk-client", "sim-talkdesk-client-secret", 0, &full),
+            TalkdeskClient::new("sim-talkdesk-other-client", "sim-talkdesk-other-client-secret", 1, &full),
+            TalkdeskClient::new(
+                "sim-talkdesk-limited-client",
+                "sim-talkdesk-limited-client-secret",
+                0,
+                &["express-accounts:read"],
+            ),
+        ]
     }
 }
 

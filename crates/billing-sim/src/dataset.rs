@@ -168,6 +168,9 @@ pub struct Credentials {
     pub talkdesk_token: String,
     /// A Talkdesk bearer token for the second Talkdesk organization.
     pub talkdesk_other_token: String,
+    /// One key per further regular organization ([`OrgRole::Regular`], in order), each reading
+    /// only its own: with [`Scale::organizations`] above 2, tenants that cannot see one another.
+    pub elastic_regular_keys: Vec<String>,
 }
 
 /// A Talkdesk organization: its token, accounts and usage rows.
@@ -210,15 +213,16 @@ impl Dataset {
         }
         let history_start = day_number(first_month.start().date_naive());
 
+        let regular = scale.organizations.max(2);
         let credentials = Credentials {
             elastic_demo_key: "sim-elastic-demo-key".to_owned(),
             elastic_other_key: "sim-elastic-other-key".to_owned(),
             talkdesk_token: "sim-talkdesk-token".to_owned(),
             talkdesk_other_token: "sim-talkdesk-other-token".to_owned(),
+            elastic_regular_keys: (2..regular).map(|n| format!("sim-elastic-key-{n}")).collect(),
         };
 
         let mut maker = Gen { seed, history_start, next_org: 0 };
-        let regular = scale.organizations.max(2);
         let mut organizations = Vec::with_capacity(regular + 2);
         for i in 0..regular {
             let (role, name) = match i {
@@ -294,8 +298,14 @@ impl Dataset {
         } else if key == self.credentials.elastic_other_key {
             Some(vec![&other.id])
         } else {
-            None
+            let n = self.credentials.elastic_regular_keys.iter().position(|k| k == key)?;
+            self.regular_orgs().nth(n).map(|o| vec![&o.id])
         }
+    }
+
+    /// The further regular organizations, in the order of [`Credentials::elastic_regular_keys`].
+    pub fn regular_orgs(&self) -> impl Iterator<Item = &Organization> {
+        self.organizations.iter().filter(|o| o.role == OrgRole::Regular)
     }
 
     /// Every Talkdesk organization; the first is read by [`Credentials::talkdesk_token`].
@@ -514,6 +524,23 @@ mod tests {
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&c));
         assert_eq!(a.talkdesk_organizations()[0].rows(), b.talkdesk_organizations()[0].rows());
+    }
+
+    #[test]
+    fn each_regular_key_reads_only_its_own_organization() {
+        let ds = Dataset::generate(42, &Scale { organizations: 4, ..Scale::default() }, now());
+        let keys = &ds.credentials().elastic_regular_keys;
+        let regular: Vec<&Organization> = ds.regular_orgs().collect();
+        assert_eq!((keys.len(), regular.len()), (2, 2));
+        for (key, org) in keys.iter().zip(&regular) {
+            assert_eq!(ds.elastic_orgs_for(key), Some(vec![&org.id]));
+        }
+        // The demo key still reads them, as before; the other key still reads only its own.
+        let demo = ds.elastic_orgs_for(&ds.credentials().elastic_demo_key).unwrap();
+        assert!(regular.iter().all(|o| demo.contains(&&o.id)));
+        assert_eq!(ds.elastic_orgs_for(&ds.credentials().elastic_other_key), Some(vec![&ds.other_org().id]));
+        assert_eq!(ds.elastic_orgs_for("sim-elastic-key-9"), None);
+        assert!(Dataset::generate(42, &Scale::default(), now()).credentials().elastic_regular_keys.is_empty());
     }
 
     #[test]

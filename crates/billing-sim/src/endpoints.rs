@@ -31,8 +31,10 @@ pub const V2_INSTANCE_CHARTS: &str =
 
 /// `GET /express/usage/month`: Talkdesk monthly usage.
 pub const TALKDESK_USAGE: &str = "GET /express/usage/month";
+/// `POST /oauth/token`: Talkdesk access tokens for OAuth client credentials.
+pub const TALKDESK_TOKEN: &str = "POST /oauth/token";
 
-/// Every endpoint template, v1 first, then v2, then Talkdesk.
+/// Every endpoint template, v1 first, then v2, then Talkdesk (usage, then the token endpoint).
 pub const ALL: &[&str] = &[
     V1_OVERVIEW,
     V1_CHARTS,
@@ -46,6 +48,7 @@ pub const ALL: &[&str] = &[
     V2_CHARTS,
     V2_INSTANCE_CHARTS,
     TALKDESK_USAGE,
+    TALKDESK_TOKEN,
 ];
 
 /// The route path of a template: the template without its method.

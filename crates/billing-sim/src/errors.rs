@@ -1,5 +1,6 @@
 //! Error responses in each upstream's own shape: v1 `BasicFailedReply` + `x-cloud-error-codes`,
-//! v2 `{error, message, detail, success}` or `text/plain`, Talkdesk `{code, message, description, fields}`.
+//! v2 `{error, message, detail, success}` or `text/plain`, Talkdesk `{code, message, description, fields}`,
+//! Talkdesk's token endpoint `{error, error_description}`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use billing_model::elastic::v1::{BasicFailedReply, ERROR_CODES_HEADER};
 use billing_model::elastic::v2;
+use billing_model::talkdesk::oauth::TokenError;
 use billing_model::talkdesk::{ErrorBody, FieldError};
 
 /// Which upstream an endpoint imitates, so faults answer in its error shape.
@@ -18,12 +20,16 @@ pub(crate) enum Flavor {
     V1,
     V2,
     Talkdesk,
+    /// The token endpoint: RFC 6749 errors.
+    OAuth,
 }
 
 impl Flavor {
     /// The flavor of an endpoint template.
     pub(crate) fn of(template: &str) -> Flavor {
-        if template.contains("/api/v1/") {
+        if template == crate::endpoints::TALKDESK_TOKEN {
+            Flavor::OAuth
+        } else if template.contains("/api/v1/") {
             Flavor::V1
         } else if template.contains("/api/v2/") {
             Flavor::V2
@@ -48,6 +54,10 @@ impl Flavor {
             (Flavor::V2, 500) => v2_json(code, "internal_server_error", "Internal server error.", None),
             (Flavor::V2, _) => v2_json(code, &reason.to_ascii_lowercase().replace(' ', "_"), reason, None),
             (Flavor::Talkdesk, _) => talkdesk(code, reason, reason, Vec::new()),
+            (Flavor::OAuth, 400) => oauth(code, "invalid_request", reason),
+            (Flavor::OAuth, 401) => oauth(code, "invalid_client", "Client authentication failed."),
+            (Flavor::OAuth, 500) => oauth(code, "server_error", reason),
+            (Flavor::OAuth, _) => oauth(code, "temporarily_unavailable", reason),
         };
         if let Some(after) = retry_after {
             // Retry-After is whole seconds; round up so a client never retries too early.
@@ -101,6 +111,12 @@ pub(crate) fn v2_json(
 /// A v2 plain-text error with an exact content type.
 pub(crate) fn v2_text(status: StatusCode, content_type: &'static str, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
+/// A token endpoint error, `{error, error_description}`.
+fn oauth(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = TokenError { error: error.to_owned(), error_description: Some(description.to_owned()) };
+    (status, Json(body)).into_response()
 }
 
 /// A Talkdesk error body.

@@ -174,3 +174,47 @@ impl Faults {
         Plan { delay, action }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_faults_come_at_their_rates_and_stalls_last_as_configured() {
+        let stall = Duration::from_secs(30);
+        let rates = FaultRates {
+            server_error: 0.10,
+            too_many_requests: 0.05,
+            retry_after: Duration::from_secs(2),
+            timeout: 0.01,
+            stall,
+            malformed: 0.0,
+        };
+        let mut faults = Faults::new(&SimConfig { faults: rates, ..SimConfig::default() });
+        let draws = 100_000_u32;
+        let (mut errors, mut throttled, mut stalled, mut served) = (0_u32, 0_u32, 0_u32, 0_u32);
+        for _ in 0..draws {
+            let plan = faults.plan("GET /any", Some("key"));
+            assert_eq!(plan.delay, Duration::ZERO);
+            match plan.action {
+                Action::Status { status: 500, retry_after: None } => errors += 1,
+                Action::Status { status: 429, retry_after } => {
+                    assert_eq!(retry_after, Some(Duration::from_secs(2)));
+                    throttled += 1;
+                }
+                Action::Stall(held) => {
+                    assert_eq!(held, stall);
+                    stalled += 1;
+                }
+                Action::Serve => served += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let share = |n: u32| f64::from(n) / f64::from(draws);
+        // Binomial standard deviations at 100 000 draws are under 0.1 %: these bounds are wide.
+        assert!((share(errors) - 0.10).abs() < 0.005, "{errors}");
+        assert!((share(throttled) - 0.05).abs() < 0.004, "{throttled}");
+        assert!((share(stalled) - 0.01).abs() < 0.002, "{stalled}");
+        assert_eq!(errors + throttled + stalled + served, draws);
+    }
+}

@@ -14,8 +14,10 @@
 //!
 //! - Data: [`dataset`] generates organizations, deployments, projects, accounts and usage rows from
 //!   a seed; [`usage`] computes every number per (deployment, day), see its range rule.
-//! - Behaviour: auth like the real services, errors in each API's own shape, injectable latency and
-//!   faults ([`Fault`], [`FaultRates`], [`Latency`]), a per-credential rate limit.
+//! - Behaviour: auth like the real services (Talkdesk's OAuth client-credentials token endpoint
+//!   included, with configurable lifetimes and scope checks), errors in each API's own shape,
+//!   injectable latency and faults ([`Fault`], [`FaultRates`], [`Latency`]), a per-credential rate
+//!   limit.
 //! - Observability: [`Stats`] per endpoint template ([`endpoints`]), a request log, and
 //!   `GET`/`DELETE /__sim/stats` over HTTP.
 
@@ -38,6 +40,7 @@ mod elastic_v2;
 pub mod endpoints;
 mod errors;
 mod faults;
+mod oauth;
 mod params;
 mod server;
 pub mod stats;
@@ -51,7 +54,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{FaultRates, Latency, Scale, SimConfig};
+pub use config::{FaultRates, Latency, Scale, SimConfig, TalkdeskClient};
 pub use dataset::{Credentials, Dataset, Deployment, OrgRole, Organization, Project, Resource, TalkdeskOrganization};
 pub use faults::Fault;
 pub use server::Sim;
@@ -114,6 +117,11 @@ impl SimHandle {
     /// The Talkdesk base (the origin itself: paths start with `/express`).
     pub fn talkdesk_url(&self) -> String {
         self.sim.base_url().to_owned()
+    }
+
+    /// The Talkdesk token endpoint, `{base}/oauth/token`.
+    pub fn talkdesk_token_url(&self) -> String {
+        format!("{}/oauth/token", self.sim.base_url())
     }
 
     /// The shared simulator state.

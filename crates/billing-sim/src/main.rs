@@ -57,6 +57,9 @@ struct Args {
     /// Requests per second per credential before 429s.
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// Lifetime of the Talkdesk access tokens `POST /oauth/token` issues, in seconds.
+    #[arg(long, default_value_t = 600)]
+    token_lifetime_secs: u64,
 }
 
 impl Args {
@@ -88,6 +91,7 @@ impl Args {
                 ..FaultRates::default()
             },
             rate_limit: self.rate_limit,
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs.max(1)),
             ..SimConfig::default()
         }
     }
@@ -116,6 +120,9 @@ fn print_banner(sim: &billing_sim::SimHandle) {
     println!("Elastic keys (Authorization: ApiKey <key>):");
     println!("  {}  reads every organization except {}", creds.elastic_demo_key, ds.other_org().id);
     println!("  {}  reads only {}", creds.elastic_other_key, ds.other_org().id);
+    for (key, org) in creds.elastic_regular_keys.iter().zip(ds.regular_orgs()) {
+        println!("  {key}  reads only {}", org.id);
+    }
     println!("Organizations:");
     for org in ds.organizations() {
         println!(
@@ -130,6 +137,10 @@ fn print_banner(sim: &billing_sim::SimHandle) {
     for org in ds.talkdesk_organizations() {
         let accounts: Vec<&str> = org.accounts.iter().map(|a| a.as_str()).collect();
         println!("  {}  accounts {}", org.token, accounts.join(", "));
+    }
+    println!("Talkdesk OAuth clients (POST {} with Authorization: Basic base64(id:secret)):", sim.talkdesk_token_url());
+    for client in sim.talkdesk_clients() {
+        println!("  {}:{}  scopes {}", client.id, client.secret, client.scopes.join(" "));
     }
     println!("Stats: {}/__sim/stats", sim.base_url());
 }

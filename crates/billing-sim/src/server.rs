@@ -9,16 +9,17 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
-use crate::config::{FaultRates, Latency, SimConfig};
+use crate::config::{FaultRates, Latency, SimConfig, TalkdeskClient};
 use crate::dataset::Dataset;
 use crate::endpoints;
 use crate::errors::Flavor;
 use crate::faults::{Action, Fault, Faults};
+use crate::oauth::{Grant, Tokens};
 use crate::stats::{LoggedRequest, Recorder, Stats};
-use crate::{elastic_v1, elastic_v2, talkdesk};
+use crate::{elastic_v1, elastic_v2, oauth, talkdesk};
 
 /// A simulator: its dataset, clock, fault settings and counters. Cheap to clone (shared inside).
 ///
@@ -35,6 +36,8 @@ struct Inner {
     base_url: String,
     faults: Mutex<Faults>,
     recorder: Mutex<Recorder>,
+    talkdesk_clients: Vec<TalkdeskClient>,
+    tokens: Mutex<Tokens>,
 }
 
 /// Locks a mutex, recovering from poisoning: the state behind it stays usable after a panic elsewhere.
@@ -56,6 +59,8 @@ impl Sim {
                 base_url,
                 faults: Mutex::new(Faults::new(config)),
                 recorder: Mutex::new(Recorder::default()),
+                talkdesk_clients: config.talkdesk_clients.clone(),
+                tokens: Mutex::new(Tokens::new(config.seed, config.token_lifetime)),
             }),
         }
     }
@@ -76,6 +81,7 @@ impl Sim {
             .route(path(V2_CHARTS), get(elastic_v2::charts))
             .route(path(V2_INSTANCE_CHARTS), get(elastic_v2::instance_charts))
             .route(path(TALKDESK_USAGE), get(talkdesk::usage))
+            .route(path(TALKDESK_TOKEN), post(oauth::token))
             .route_layer(middleware::from_fn_with_state(self.clone(), observe));
         api.route("/__sim/stats", get(stats_get).delete(stats_delete)).with_state(self.clone())
     }
@@ -135,6 +141,31 @@ impl Sim {
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
         lock(&self.inner.faults).set_rate_limit(per_second);
     }
+
+    /// The OAuth clients `POST /oauth/token` knows.
+    pub fn talkdesk_clients(&self) -> &[TalkdeskClient] {
+        &self.inner.talkdesk_clients
+    }
+
+    /// Ends the lifetime of every access token issued so far: the API answers 401 to them, as it
+    /// does to an expired token. A test's way to let a lifetime pass without waiting for it.
+    pub fn expire_tokens(&self) {
+        self.tokens().expire_all();
+    }
+
+    /// Sets the lifetime of the access tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.tokens().set_lifetime(lifetime);
+    }
+
+    pub(crate) fn tokens(&self) -> MutexGuard<'_, Tokens> {
+        lock(&self.inner.tokens)
+    }
+
+    /// What an issued access token may read, while it has not expired.
+    pub(crate) fn talkdesk_grant(&self, token: &str) -> Option<Grant> {
+        self.tokens().grant(token).cloned()
+    }
 }
 
 /// Applies latency and faults, then records the request and its status.
@@ -152,6 +183,7 @@ async fn observe(State(sim): State<Sim>, request: Request, next: Next) -> Respon
         template,
         status: None,
         authorization: authorization.clone(),
+        traceparent: request.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned),
     });
     // The latency is the answer's: it leaves `delay` after the request came in, however long
     // computing it took (as long as that was less), so an answer's own cost does not add to it.

@@ -66,6 +66,8 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     /// The raw `Authorization` header, so tests can check which credential reached which upstream.
     pub authorization: Option<String>,
+    /// The W3C `traceparent` header, so tests can check that a trace reached the upstream.
+    pub traceparent: Option<String>,
 }
 
 /// The mutable counters behind [`Stats`].

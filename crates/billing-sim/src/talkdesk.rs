@@ -1,19 +1,22 @@
 //! Talkdesk Billing Insights `GET /express/usage/month`: paged HAL usage rows of the caller's accounts.
 //!
-//! Bad `page`, `per_page`, `filter` or `order_by` is a 400 naming each bad field; a filter naming an
-//! account outside the caller's organization is a 403. Links are absolute URLs to this simulator.
+//! A missing, unknown or expired token is a 401; a token without `express-accounts-usage:read` a
+//! 403. Bad `page`, `per_page`, `filter` or `order_by` is a 400 naming each bad field; a filter
+//! naming an account outside the caller's organization is a 403. Links are absolute URLs to this
+//! simulator.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use billing_model::talkdesk::oauth::USAGE_SCOPE;
 use billing_model::talkdesk::{
     DEFAULT_PER_PAGE, FieldError, Filter, Link, Links, MAX_FILTER_LEN, MAX_PER_PAGE, UsageEmbedded, UsageOrder,
     UsagePage,
 };
 
-use crate::auth;
+use crate::auth::{self, TalkdeskAccess};
 use crate::errors::talkdesk as error;
 use crate::params::Query;
 use crate::server::Sim;
@@ -27,13 +30,24 @@ fn field(name: &str, description: impl Into<String>) -> FieldError {
 
 /// `GET /express/usage/month`.
 pub(crate) async fn usage(State(sim): State<Sim>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let Some(org) = auth::talkdesk(sim.dataset(), &headers) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "Missing, invalid or expired access token.",
-            Vec::new(),
-        );
+    let org = match auth::talkdesk(&sim, &headers, USAGE_SCOPE) {
+        TalkdeskAccess::Granted(org) => org,
+        TalkdeskAccess::Unauthenticated => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Missing, invalid or expired access token.",
+                Vec::new(),
+            );
+        }
+        TalkdeskAccess::MissingScope => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The access token lacks the express-accounts-usage:read scope.",
+                Vec::new(),
+            );
+        }
     };
     let query = Query::parse(raw.as_deref());
     let mut bad = Vec::new();

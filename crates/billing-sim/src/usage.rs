@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use billing_model::DateRange;
 
 use crate::catalog::{DTS_DIMS, serverless_lines};
-use crate::dataset::{Dataset, Deployment, Project, day_number, hash, month_start_day, unit};
+use crate::dataset::{Dataset, Deployment, Organization, Project, day_number, hash, month_start_day, unit};
 
 /// Seconds in a day.
 pub(crate) const DAY: i64 = 86_400;
@@ -136,6 +136,20 @@ pub(crate) fn deployment_usage(seed: u64, dep: &Deployment, days: Days) -> Deplo
         usage.costs.iter_mut().zip(costs).for_each(|(sum, c)| *sum += c);
     }
     usage
+}
+
+/// A deployment's cost over a range as the v1 endpoints answer it, in ECU (`totalCost` of
+/// `/deployments`, the total of its items, the sum of its chart points); `None` when it did not
+/// run in the range, so `/deployments` leaves it out. Lets a client's answer be checked against
+/// the dataset without asking the simulator.
+pub fn deployment_cost(ds: &Dataset, dep: &Deployment, range: &DateRange, now: DateTime<Utc>) -> Option<f64> {
+    let usage = deployment_usage(ds.seed, dep, Days::of(ds, range, now));
+    usage.is_active().then(|| usage.total())
+}
+
+/// An organization's cost over a range as the v1 overview and items answer it, in ECU.
+pub fn organization_cost(ds: &Dataset, org: &Organization, range: &DateRange, now: DateTime<Utc>) -> f64 {
+    org.deployments.iter().filter_map(|d| deployment_cost(ds, d, range, now)).sum()
 }
 
 /// A project's quantity per line on one day, in the order of [`serverless_lines`].

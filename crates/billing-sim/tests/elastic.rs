@@ -5,6 +5,9 @@
 
 mod common;
 
+use billing_model::DateRange;
+use billing_sim::{Scale, SimConfig, usage};
+use chrono::{TimeZone, Utc};
 use common::*;
 use serde_json::Value;
 
@@ -231,6 +234,47 @@ async fn v1_auth_and_not_found_errors() {
     let bearer = format!("Bearer {}", ds.credentials().elastic_demo_key);
     assert_eq!(get(&v1(&sim, &demo, ""), Some(&bearer)).await.status(), 200);
     assert_eq!(get(&v1(&sim, &other, ""), Some(&other_key(&sim))).await.status(), 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_expected_costs_of_the_dataset_are_what_v1_answers() {
+    let sim = billing_sim::spawn(SimConfig { scale: Scale { organizations: 3, ..config().scale }, ..config() })
+        .await
+        .unwrap();
+    let ds = sim.dataset();
+    let range = DateRange::new(
+        Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    // The regular organization, read with its own key: the demo key reads it too, the other
+    // organization's key does not.
+    let org = ds.regular_orgs().next().unwrap();
+    let key = format!("ApiKey {}", ds.credentials().elastic_regular_keys[0]);
+    let id = org.id.to_string();
+    assert_eq!(get(&v1(&sim, &id, ""), Some(&other_key(&sim))).await.status(), 403);
+    assert_eq!(get(&v1(&sim, ds.demo_org().id.as_str(), ""), Some(&key)).await.status(), 403);
+
+    let (status, overview) = get_json(&v1(&sim, &id, &format!("?{OCT}")), Some(&key)).await;
+    assert_eq!(status, 200);
+    assert!(close(f(&overview, "/costs/total"), usage::organization_cost(ds, org, &range, now()), 1e-12));
+    let (_, demo_view) = get_json(&v1(&sim, &id, &format!("?{OCT}")), Some(&demo_key(&sim))).await;
+    assert_eq!(overview, demo_view);
+
+    let (_, listed) = get_json(&v1(&sim, &id, &format!("/deployments?{OCT}")), Some(&key)).await;
+    let listed = listed["deployments"].as_array().unwrap();
+    let expected: Vec<(&str, f64)> = org
+        .deployments
+        .iter()
+        .filter_map(|d| usage::deployment_cost(ds, d, &range, now()).map(|c| (d.id.as_str(), c)))
+        .collect();
+    assert_eq!(listed.len(), expected.len());
+    assert!(expected.len() < org.deployments.len(), "some deployments did not run in the range, and are left out");
+    for (d, (id, cost)) in listed.iter().zip(&expected) {
+        assert_eq!(d["deployment_id"], *id);
+        assert!(close(f(d, "/costs/total"), *cost, 1e-12), "{d}");
+    }
     sim.shutdown().await;
 }
 

@@ -178,6 +178,27 @@ async fn random_faults_follow_their_rates_and_the_seed() {
 }
 
 #[tokio::test]
+async fn random_stalls_hold_requests_past_a_clients_timeout() {
+    // Every request stalls for longer than the client waits: each one times out, unanswered.
+    let stall = FaultRates { timeout: 1.0, stall: Duration::from_secs(30), ..FaultRates::none() };
+    let sim = billing_sim::spawn(SimConfig { faults: stall, ..config() }).await.unwrap();
+    let org = sim.dataset().demo_org().id.to_string();
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    for _ in 0..3 {
+        let err = client.get(v1(&sim, &org, RANGE)).header("authorization", demo_key(&sim)).send().await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+    }
+    assert_eq!(sim.stats().calls(V1_OVERVIEW), 3);
+    assert!(sim.requests().iter().all(|r| r.status.is_none()), "a stalled request has no status");
+
+    // A short stall is answered normally once it has passed.
+    sim.set_faults(None, FaultRates { timeout: 1.0, stall: Duration::from_millis(50), ..FaultRates::none() });
+    assert_eq!(get(&v1(&sim, &org, RANGE), Some(&demo_key(&sim))).await.status(), 200);
+
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn stats_over_http_and_the_request_log() {
     let sim = start().await;
     let key = demo_key(&sim);
@@ -214,6 +235,6 @@ async fn stats_over_http_and_the_request_log() {
     get(&v1(&sim, &org, ""), Some(&key)).await;
     sim.reset_stats();
     assert_eq!(sim.stats().calls(V1_OVERVIEW), 0);
-    assert_eq!(endpoints::ALL.len(), 12);
+    assert_eq!(endpoints::ALL.len(), 13);
     sim.shutdown().await;
 }

@@ -1,5 +1,8 @@
-//! Talkdesk Billing Insights: the client and its monthly usage resource.
+//! Talkdesk Billing Insights: the client, its monthly usage resource, the OAuth token source
+//! and the regions' hosts.
 
+mod region;
+mod token;
 mod usage;
 
 use url::Url;
@@ -8,6 +11,8 @@ use crate::base_url::{self, BaseUrlError};
 use crate::endpoint::Upstream;
 use crate::transport::Transport;
 
+pub use region::{TalkdeskRegion, UnknownRegion};
+pub use token::{TalkdeskTokenSource, TokenSourceOptions};
 pub use usage::UsageRequest;
 
 /// A client for Talkdesk Billing Insights. Cheap to clone; shares the transport's pool.

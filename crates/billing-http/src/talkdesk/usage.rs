@@ -5,13 +5,17 @@ use futures::{Stream, TryStreamExt, stream};
 use url::Url;
 
 use super::TalkdeskBillingInsights;
-use crate::credentials::TalkdeskToken;
+use crate::credentials::TalkdeskAuth;
 use crate::endpoint::endpoints;
 use crate::error::{Error, ErrorKind};
 use crate::transport::{Call, join};
 
 impl TalkdeskBillingInsights {
     /// `GET /express/usage/month`: the usage of the accounts under the token's organization.
+    ///
+    /// `auth` is a [`TalkdeskToken`](crate::TalkdeskToken), or a
+    /// [`TalkdeskTokenSource`](crate::TalkdeskTokenSource) whose token is renewed, and the call
+    /// retried once, when the API answers 401.
     ///
     /// ```no_run
     /// # async fn run(td: billing_http::TalkdeskBillingInsights, token: billing_http::TalkdeskToken) -> Result<(), billing_http::Error> {
@@ -21,8 +25,8 @@ impl TalkdeskBillingInsights {
     /// println!("{} of {:?}", page.usage().len(), page.total);
     /// # Ok(()) }
     /// ```
-    pub fn usage<'a>(&'a self, token: &'a TalkdeskToken) -> UsageRequest<'a> {
-        UsageRequest { client: self, token, page: None, per_page: None, filter: None, order_by: None }
+    pub fn usage(&self, auth: impl Into<TalkdeskAuth>) -> UsageRequest<'_> {
+        UsageRequest { client: self, auth: auth.into(), page: None, per_page: None, filter: None, order_by: None }
     }
 }
 
@@ -31,7 +35,7 @@ impl TalkdeskBillingInsights {
 #[derive(Debug)]
 pub struct UsageRequest<'a> {
     client: &'a TalkdeskBillingInsights,
-    token: &'a TalkdeskToken,
+    auth: TalkdeskAuth,
     page: Option<u32>,
     per_page: Option<u32>,
     filter: Option<Filter>,
@@ -105,7 +109,7 @@ impl<'a> UsageRequest<'a> {
     /// Fetches the one page asked for.
     pub async fn send(self) -> Result<UsagePage, Error> {
         let url = self.url()?;
-        self.client.fetch(self.token, url).await
+        self.client.fetch(&self.auth, url).await
     }
 
     /// Every page from the one asked for, following `next` links until the last page.
@@ -115,17 +119,20 @@ impl<'a> UsageRequest<'a> {
     /// is never sent anywhere but the configured base URL.
     pub fn pages(self, max_pages: usize) -> impl Stream<Item = Result<UsagePage, Error>> + 'a {
         let client = self.client;
-        let token = self.token;
         let first = self.url();
-        stream::try_unfold((Some(first), 0_usize), move |(next, fetched)| async move {
-            let Some(url) = next else { return Ok(None) };
-            if fetched == max_pages {
-                return Err(Error::new(ErrorKind::PageLimit, endpoints::TALKDESK_USAGE)
-                    .with_message(format!("more than {max_pages} pages")));
+        let auth = self.auth;
+        stream::try_unfold((Some(first), 0_usize), move |(next, fetched)| {
+            let auth = auth.clone();
+            async move {
+                let Some(url) = next else { return Ok(None) };
+                if fetched == max_pages {
+                    return Err(Error::new(ErrorKind::PageLimit, endpoints::TALKDESK_USAGE)
+                        .with_message(format!("more than {max_pages} pages")));
+                }
+                let page = client.fetch(&auth, url?).await?;
+                let next = page.next().map(|href| client.same_origin(href));
+                Ok(Some((page, (next, fetched + 1))))
             }
-            let page = client.fetch(token, url?).await?;
-            let next = page.next().map(|href| client.same_origin(href));
-            Ok(Some((page, (next, fetched + 1))))
         })
     }
 
@@ -138,9 +145,24 @@ impl<'a> UsageRequest<'a> {
 }
 
 impl TalkdeskBillingInsights {
-    async fn fetch(&self, token: &TalkdeskToken, url: Url) -> Result<UsagePage, Error> {
-        let call = Call { endpoint: endpoints::TALKDESK_USAGE, url, auth: token.header_value() };
-        self.transport.get(&call).await
+    /// One page. With a token source, a 401 renews the token (once for every call that got one
+    /// with the same token) and the call is retried once.
+    async fn fetch(&self, auth: &TalkdeskAuth, url: Url) -> Result<UsagePage, Error> {
+        let call = |auth| Call { endpoint: endpoints::TALKDESK_USAGE, url: url.clone(), auth, form: None };
+        match auth {
+            TalkdeskAuth::Token(token) => self.transport.send(&call(token.header_value())).await,
+            TalkdeskAuth::Source(source) => {
+                let issued = source.current().await?;
+                match self.transport.send(&call(issued.token.header_value())).await {
+                    Err(e) if e.http_status() == Some(401) => {
+                        tracing::debug!("talkdesk refused the access token: renewing it and retrying once");
+                        let renewed = source.refresh(issued.flight).await?;
+                        self.transport.send(&call(renewed.token.header_value())).await
+                    }
+                    answer => answer,
+                }
+            }
+        }
     }
 
     /// Resolves a `next` link, refusing one that points away from this client's base URL.

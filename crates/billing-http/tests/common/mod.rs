@@ -55,6 +55,7 @@ pub fn config() -> TransportConfig {
 /// The three clients over one transport, pointed at a simulator.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    pub transport: Transport,
     pub v1: ElasticBillingV1,
     pub v2: ElasticBillingV2,
     pub td: TalkdeskBillingInsights,
@@ -66,7 +67,8 @@ impl Clients {
         Clients {
             v1: ElasticBillingV1::new(transport.clone(), &sim.elastic_v1_url()).unwrap(),
             v2: ElasticBillingV2::new(transport.clone(), &sim.elastic_v2_url()).unwrap(),
-            td: TalkdeskBillingInsights::new(transport, &sim.talkdesk_url()).unwrap(),
+            td: TalkdeskBillingInsights::new(transport.clone(), &sim.talkdesk_url()).unwrap(),
+            transport,
         }
     }
 }

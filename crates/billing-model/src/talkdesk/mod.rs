@@ -1,11 +1,13 @@
 //! Talkdesk Billing Insights, "Get Monthly Usage" (`GET /express/usage/month`): HAL pages of
-//! per-account, per-month, per-product usage aggregates, and the `filter` grammar.
+//! per-account, per-month, per-product usage aggregates, the `filter` grammar, and the OAuth
+//! token endpoint's payloads ([`oauth`]).
 //!
 //! No real payload of this endpoint is published. The page shape follows Talkdesk's paging doc and
 //! sibling endpoints: counters at top level, links under `_links`. The usage page's own doc lists
 //! the links at top level instead, so both places are read; they are written under `_links`.
 
 mod filter;
+pub mod oauth;
 
 use serde::{Deserialize, Serialize};
 

@@ -19,8 +19,10 @@ impl ElasticBillingV1 {
     ) -> Request<'_, T, O> {
         let auth = creds.header_value();
         match join(&self.base, segments) {
-            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth }),
-            Err(why) => Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth }, why),
+            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth, form: None }),
+            Err(why) => {
+                Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth, form: None }, why)
+            }
         }
     }
 

@@ -51,8 +51,10 @@ impl ElasticBillingV2 {
         segments.extend_from_slice(rest);
         let auth = creds.header_value();
         let request = match join(&self.base, &segments) {
-            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth }),
-            Err(why) => Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth }, why),
+            Ok(url) => Request::new(&self.transport, Call { endpoint, url, auth, form: None }),
+            Err(why) => {
+                Request::refused(&self.transport, Call { endpoint, url: self.base.clone(), auth, form: None }, why)
+            }
         };
         request.with_range(range)
     }
