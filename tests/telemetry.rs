@@ -161,7 +161,7 @@ async fn a_query_is_one_trace_from_the_caller_to_the_upstreams() {
     assert!(spans.iter().all(|s| s.attr("request_id") == Some(generated.as_str())), "{spans:#?}");
 
     // Two identical requests at once share one execution: the second joins the first's.
-    sim.set_latency(None, Latency::Fixed(Duration::from_millis(300)));
+    sim.set_latency(None, Latency::Fixed(Duration::from_millis(800)));
     let body = json!({ "query": DASHBOARD, "variables": { "org": org, "from": "2026-10-02T00:00:00Z" } });
     let (lead, join) = ("11111111111111111111111111111111", "22222222222222222222222222222222");
     let (a, b) = (traceparent(lead), traceparent(join));

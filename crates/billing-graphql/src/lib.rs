@@ -196,6 +196,7 @@ impl BillingGraph {
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
         if let Some(answer) = self.answer_cache.get(&key).await {
+            tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
             return answer;
         }
         let graph = self.clone();
