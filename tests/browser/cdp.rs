@@ -157,7 +157,9 @@ fn on_event(session: &Session, method: &str, params: &Value) -> Option<(&'static
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|a| a.get("value").or_else(|| a.get("description")).map_or_else(|| a.to_string(), Value::to_string))
+                .map(|a| {
+                    a.get("value").or_else(|| a.get("description")).map_or_else(|| a.to_string(), Value::to_string)
+                })
                 .collect();
             log.errors.push(format!("console.{}: {}", params["type"].as_str().unwrap_or(""), args.join(" ")));
             None

@@ -82,7 +82,7 @@ fn plain(text: &str) -> String {
 fn grouped(digits: &str) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -185,6 +185,51 @@ fn numbers_as_floats(value: &Value) -> Value {
     }
 }
 
+/// What the page does wrong for a reader: visible text under WCAG AA contrast against its
+/// background (4.5:1, 3:1 for large text), controls without a label, buttons and images
+/// without a name.
+const ACCESSIBILITY_PROBLEMS: &str = r#"(() => {
+  const problems = [];
+  const rgba = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (e) => {
+    for (; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  for (const e of document.querySelectorAll('body *')) {
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const style = getComputedStyle(e);
+    if (style.visibility === 'hidden' || !e.getClientRects().length) continue;
+    const [hi, lo] = [luminance(rgba(style.color)), luminance(background(e))].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const needed = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) problems.push(`contrast ${ratio.toFixed(2)} < ${needed}: ${e.tagName} "${e.textContent.trim().slice(0, 40)}"`);
+  }
+  for (const c of document.querySelectorAll('input, select, textarea')) {
+    if (!c.labels?.length && !c.getAttribute('aria-label')) problems.push(`no label: ${c.outerHTML.slice(0, 80)}`);
+  }
+  for (const b of document.querySelectorAll('button, a')) {
+    if (!b.textContent.trim() && !b.getAttribute('aria-label')) problems.push(`no name: ${b.outerHTML.slice(0, 80)}`);
+  }
+  for (const i of document.querySelectorAll('[role=img]')) {
+    if (!i.getAttribute('aria-label')) problems.push(`no label: ${i.outerHTML.slice(0, 80)}`);
+  }
+  return problems;
+})()"#;
+
+/// Asserts the page as it stands has no accessibility problem the check above finds.
+async fn assert_accessible(page: &cdp::Page<'_>, what: &str) {
+    let problems = page.eval(ACCESSIBILITY_PROBLEMS).await;
+    assert_eq!(problems, json!([]), "{what}");
+}
+
 /// The upstream calls the simulator received since its last reset, by endpoint template.
 fn upstream_calls(server: &Server) -> (u64, BTreeMap<String, u64>) {
     let stats = server.gateway.sim().unwrap().sim().stats();
@@ -220,19 +265,21 @@ async fn graphiql_renders_offline_runs_the_example_and_browses_the_docs() {
     // Run it: the result pane shows what `/graphql` answers.
     page.click(".graphiql-execute-button").await;
     let result = "document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue()";
-    let shown = page.wait_for(&format!("(() => {{ const v = {result}; return v && v.includes('\"data\"') && v; }})()"), WAIT).await;
+    let shown = page
+        .wait_for(&format!("(() => {{ const v = {result}; return v && v.includes('\"data\"') && v; }})()"), WAIT)
+        .await;
     let shown: Value = serde_json::from_str(shown.as_str().unwrap()).unwrap();
     assert!(support::errors(&shown).is_empty(), "{shown:#}");
     // Equal as JSON values: GraphiQL prints 0.0 as 0.
     let answer = server.query(&example, &[]).await.json();
-    assert!(numbers_as_floats(&shown) == numbers_as_floats(&answer), "GraphiQL shows {shown}, /graphql answers {answer}");
+    assert!(
+        numbers_as_floats(&shown) == numbers_as_floats(&answer),
+        "GraphiQL shows {shown}, /graphql answers {answer}"
+    );
     assert!(shown["data"]["organization"]["costs"]["total"].as_f64().unwrap() > 0.0);
 
     // The Docs explorer reads the schema by introspection: Query, then its fields.
-    eprintln!("DEBUG {}", page.eval("[...document.querySelectorAll('.graphiql-sidebar button')].map(b => b.getAttribute('aria-label') + ' ' + b.className)").await);
     page.click(".graphiql-sidebar button[aria-label*='Documentation Explorer']").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    eprintln!("DEBUG {}", page.eval("document.querySelector('.graphiql-plugin')?.outerHTML?.slice(0, 3000) ?? document.querySelector('.graphiql-container').className").await);
     page.wait_for("document.querySelector('.graphiql-doc-explorer')?.textContent.includes('Query')", WAIT).await;
     page.click(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name").await;
     let docs = page
@@ -244,6 +291,12 @@ async fn graphiql_renders_offline_runs_the_example_and_browses_the_docs() {
         .await;
     assert!(docs.as_str().unwrap().contains("An Elastic Cloud organization by id"), "{docs}");
     page.screenshot(&artifacts().join("graphiql.png")).await;
+
+    // Its dialogs open and close under the page's policy.
+    page.click(".graphiql-sidebar button[aria-label='Open settings dialog']").await;
+    page.wait_for("document.querySelector('[role=dialog]')?.textContent.includes('Theme')", WAIT).await;
+    page.press("Escape").await;
+    page.wait_for("!document.querySelector('[role=dialog]')", WAIT).await;
 
     assert_clean(&page, &server.url);
     assert!(page.log().requests.len() >= 6, "{:#?}", page.log().requests);
@@ -307,7 +360,10 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     assert_eq!(text(&page, "#summary [data-field=total-change]").await, percent(total / previous - 1.0));
     assert_eq!(text(&page, "#summary [data-field=rate-change]").await, percent(total / previous - 1.0));
     assert_eq!(text(&page, "#summary [data-field=average-rate]").await, format!("{}/h", money(total / hours, "ECU")));
-    assert_eq!(text(&page, "#summary [data-field=previous-rate]").await, format!("{}/h", money(previous / hours, "ECU")));
+    assert_eq!(
+        text(&page, "#summary [data-field=previous-rate]").await,
+        format!("{}/h", money(previous / hours, "ECU"))
+    );
     let rate = organization["current"]["hourlyRate"].as_f64().unwrap();
     assert_eq!(text(&page, "#summary [data-field=current-rate]").await, format!("{}/h", money(rate, "ECU")));
 
@@ -380,6 +436,9 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(artifacts().join("dashboard.png"), docs.join("dashboard.png")).unwrap();
     }
+    page.click("#daily details.data summary").await;
+    page.click(".credentials summary").await;
+    assert_accessible(&page, "the dashboard, its table and credentials open").await;
 
     // The drill-down opens on a click: the deployment's total, chart, dimensions, line items.
     reset_upstream_calls(&server);
@@ -388,7 +447,10 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     page.click(&format!("#deployments tr[data-deployment='{first_id}'] td:last-child")).await;
     page.wait_for("document.getElementById('deployment').open && document.getElementById('deployment-panel').dataset.state === 'ready'", WAIT).await;
     assert_eq!(text(&page, "#deployment-title").await, first["name"].as_str().unwrap());
-    assert_eq!(text(&page, "#deployment-panel [data-field=deployment-total]").await, money(first["totalCost"].as_f64().unwrap(), "ECU"));
+    assert_eq!(
+        text(&page, "#deployment-panel [data-field=deployment-total]").await,
+        money(first["totalCost"].as_f64().unwrap(), "ECU")
+    );
     let detail = data(
         &server,
         &format!(
@@ -398,22 +460,26 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     )
     .await;
     let items = detail["organization"]["deployment"]["lineItems"].as_array().unwrap();
-    let tables = page.eval("[...document.querySelectorAll('#deployment-panel table')].map(t => t.tBodies[0].rows.length)").await;
+    let tables =
+        page.eval("[...document.querySelectorAll('#deployment-panel table')].map(t => t.tBodies[0].rows.length)").await;
     let dimensions = detail["organization"]["deployment"]["dimensions"].as_array().unwrap().len();
     assert_eq!(tables, json!([dimensions, items.len()]));
-    let shown_items = rows(&page, "#deployment-panel .columns > div:last-child").await;
+    let shown_items = rows(&page, "#deployment-panel .line-items").await;
     for (row, item) in shown_items.iter().zip(items) {
         assert_eq!(row[0], item["name"].as_str().unwrap());
         assert_eq!(row.last().unwrap(), &money(item["totalEcu"].as_f64().unwrap(), "ECU"));
     }
-    assert!(page.eval("document.querySelectorAll('#deployment-panel .chart canvas').length").await.as_u64().unwrap() >= 1);
+    assert!(
+        page.eval("document.querySelectorAll('#deployment-panel .chart canvas').length").await.as_u64().unwrap() >= 1
+    );
+    assert_accessible(&page, "the drill-down").await;
     page.screenshot(&artifacts().join("dashboard-deployment.png")).await;
     let (drilldown_calls, drilldown_by_endpoint) = upstream_calls(&server);
 
     // Escape closes it, and the focus goes back to the deployment's button.
     page.press("Escape").await;
     page.wait_for("!document.getElementById('deployment').open", WAIT).await;
-    let focused = page.eval("document.activeElement?.closest('tr')?.dataset.deployment ?? null").await;
+    let focused = page.wait_for("document.activeElement?.closest('tr')?.dataset.deployment", WAIT).await;
     assert_eq!(focused, json!(first_id));
 
     // The keyboard opens one too: Tab to the next deployment's button, then Enter.
@@ -478,12 +544,15 @@ async fn an_upstream_fault_fails_its_panel_alone_with_its_code() {
     sim.push_faults(Some(endpoints::V1_OVERVIEW), faults());
     let org = server.gateway.demo().unwrap().organization_id.clone();
     let (from, _) = last_full_month();
-    let reply = server.query(&format!(r#"{{ organization(id: "{org}") {{ costs(from: "{}") {{ total }} }} }}"#, timestamp(from)), &[]).await;
+    let reply = server
+        .query(&format!(r#"{{ organization(id: "{org}") {{ costs(from: "{}") {{ total }} }} }}"#, timestamp(from)), &[])
+        .await;
     let mut codes = reply.error_codes();
     codes.dedup();
     assert!(!codes.is_empty(), "{}", reply.text);
     assert_eq!(shown, codes);
     assert!(text(&page, "#summary .error").await.contains("could not be loaded"));
+    assert_accessible(&page, "an error").await;
     page.screenshot(&artifacts().join("dashboard-fault.png")).await;
     assert_clean(&page, &origin);
     browser.close().await;
@@ -526,7 +595,8 @@ async fn typed_credentials_stay_in_the_tab_and_go_to_this_origin_only() {
     assert_eq!(storage["local"], json!([]), "{storage}");
     assert_eq!(storage["cookie"], json!(""), "{storage}");
     // It reached Talkdesk through the gateway, as the caller's own.
-    let talkdesk: Vec<_> = sim.sim().requests().into_iter().filter(|r| r.template == endpoints::TALKDESK_USAGE).collect();
+    let talkdesk: Vec<_> =
+        sim.sim().requests().into_iter().filter(|r| r.template == endpoints::TALKDESK_USAGE).collect();
     assert!(!talkdesk.is_empty());
     assert!(talkdesk.iter().all(|r| r.authorization.as_deref() == Some(&format!("Bearer {token}"))), "{talkdesk:#?}");
 

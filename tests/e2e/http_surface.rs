@@ -82,15 +82,21 @@ async fn graphiql_is_served_at_the_root_and_can_be_turned_off() {
     assert_eq!(page.status, 200);
     assert!(page.content_type().starts_with("text/html"), "{}", page.content_type());
     assert!(page.text.contains("GraphiQL"));
-    // The example query, with the demo organization, JSON-encoded into the page.
+    // The example query, with the demo organization, in an attribute of the page (the page has
+    // no inline script; tests/browser runs it).
     let example = billing_gateway::example_query(&demo_org(&server));
-    assert!(page.text.contains(&serde_json::to_string(&example).unwrap()), "{}", page.text);
+    let attribute = example.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+    assert!(page.text.contains(&format!("data-query=\"{attribute}\"")), "{}", page.text);
     assert!(page.text.contains("usageAggregates(first: 5)"));
+    assert_eq!(server.get("/dashboard", &[]).await.status, 200);
 
     let server = embedded(|c| c.no_graphiql = true).await;
     let page = server.get("/", &[]).await;
     assert_eq!(page.status, 404);
     assert!(!page.text.contains("GraphiQL"));
+    assert_eq!(server.get("/dashboard", &[]).await.status, 200, "the dashboard has its own switch");
+    let server = embedded(|c| c.no_dashboard = true).await;
+    assert_eq!(server.get("/dashboard", &[]).await.status, 404);
     // The API itself still answers.
     assert_eq!(server.query("{ __typename }", &[]).await.json()["data"]["__typename"], "Query");
 }

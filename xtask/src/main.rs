@@ -43,6 +43,9 @@ const PARTS: &[Part] = &[
     // its locked package itself.
     Part { what: "node (the graphql-http audit)", command: "node", packages: &["nodejs"] },
     Part { what: "npm (the graphql-http audit)", command: "npm", packages: &["npm"] },
+    // The browser tests (tests/browser) drive Debian's Chromium headless; without it they fail
+    // under CI=true and skip elsewhere.
+    Part { what: "chromium (the browser tests)", command: "chromium", packages: &["chromium"] },
 ];
 
 fn main() -> ExitCode {

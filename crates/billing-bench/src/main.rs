@@ -73,6 +73,9 @@ struct CampaignServerArgs {
     /// Overrides the campaign's per-caller request rate (the gateway's default).
     #[arg(long)]
     caller_rps: Option<u32>,
+    /// Runs every query on async-graphql's executor, the reference, not the planned one.
+    #[arg(long)]
+    reference_executor: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,6 +195,7 @@ async fn serve_campaign(args: CampaignServerArgs) -> Result<(), AnyError> {
     if let Some(rps) = args.caller_rps {
         config.caller_rps = rps;
     }
+    config.reference_executor = args.reference_executor;
     let gateway = billing_gateway::Gateway::build(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     child::announce(listener.local_addr()?);

@@ -38,6 +38,10 @@ pub(crate) struct SoakArgs {
     /// default, past which it sheds load with 429s.
     #[arg(long)]
     caller_rps: Option<u32>,
+    /// Runs the gateway on async-graphql's executor (the reference) rather than the planned one,
+    /// to tell which one a difference in memory comes from.
+    #[arg(long)]
+    reference_executor: bool,
     /// How far, in percent, the median RSS of the last third of the samples may be from that of
     /// the first third (after the warm-up).
     #[arg(long, default_value_t = 10.0)]
@@ -68,6 +72,9 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<(), AnyError> {
     if let Some(rps) = args.caller_rps {
         server_args.extend(["--caller-rps".to_owned(), rps.to_string()]);
     }
+    if args.reference_executor {
+        server_args.push("--reference-executor".to_owned());
+    }
     let mut server = Server::start("serve-campaign", &server_args).await?;
     let url = format!("http://{}/graphql", server.addr);
     let metrics_url = format!("http://{}/metrics", server.addr);
@@ -85,7 +92,7 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<(), AnyError> {
     println!(
         "billing-bench soak: {:.1} min, {} clients, 4 tenants; upstream faults {:.0} % 500, {:.0} % 429 \
          (Retry-After {} s), {:.0} % stalls of {} s; gateway upstream timeout {} ms, request timeout {} s, \
-         cache on ({} MiB), upstream rate limit {}, caller rate limit {}; {} cores",
+         cache on ({} MiB), upstream rate limit {}, caller rate limit {}, {} executor; {} cores",
         args.minutes,
         args.clients,
         rates.server_error * 100.0,
@@ -98,6 +105,7 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<(), AnyError> {
         defaults.cache_max_mib,
         rate(args.upstream_rps.unwrap_or(defaults.upstream_rps), "upstream"),
         rate(args.caller_rps.unwrap_or(defaults.caller_rps), "caller"),
+        if args.reference_executor { "reference (async-graphql)" } else { "planned" },
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     println!();

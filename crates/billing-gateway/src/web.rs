@@ -21,6 +21,17 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
+/// GraphiQL's policy: the same, but one `<style>` element may carry this response's nonce.
+/// GraphiQL's dialogs lock the page's scroll with a style element they create (radix's
+/// `react-remove-scroll`), which takes its nonce from `__webpack_nonce__`; the page's start
+/// script sets that from the page. Inline scripts stay forbidden.
+fn graphiql_policy(nonce: &str) -> String {
+    CONTENT_SECURITY_POLICY.replace("style-src 'self';", &format!("style-src 'self' 'nonce-{nonce}';"))
+}
+
+/// Where the nonce goes in the rendered GraphiQL page.
+const NONCE_SLOT: &str = "\u{0}nonce\u{0}";
+
 /// Hashed assets never change under their name.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -33,7 +44,8 @@ const DASHBOARD_TEMPLATE: &str = include_str!("../assets/dashboard/index.html");
 /// The pages this gateway serves, rendered once at start.
 #[derive(Debug, Clone)]
 pub(crate) struct Web {
-    graphiql: Option<Bytes>,
+    /// The GraphiQL page, before and after its nonce.
+    graphiql: Option<(String, String)>,
     dashboard: Option<Bytes>,
 }
 
@@ -46,7 +58,13 @@ impl Web {
         }
         let graphql = "/graphql";
         Some(Web {
-            graphiql: graphiql.then(|| render(GRAPHIQL_TEMPLATE, &[("endpoint", graphql), ("example", example)])),
+            graphiql: graphiql.then(|| {
+                let page =
+                    render(GRAPHIQL_TEMPLATE, &[("endpoint", graphql), ("example", example), ("nonce", NONCE_SLOT)]);
+                let page = String::from_utf8_lossy(&page).into_owned();
+                let (before, after) = page.split_once(NONCE_SLOT).unwrap_or((&page, ""));
+                (before.to_owned(), after.to_owned())
+            }),
             dashboard: dashboard.then(|| {
                 render(DASHBOARD_TEMPLATE, &[("endpoint", graphql), ("organization", organization.unwrap_or(""))])
             }),
@@ -57,13 +75,25 @@ impl Web {
     pub(crate) fn routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let mut router = Router::new();
         if self.graphiql.is_some() {
-            router = router.route("/", get(|State(web): State<Arc<Web>>| async move { page(web.graphiql.clone()) }));
+            router = router.route("/", get(|State(web): State<Arc<Web>>| async move { web.graphiql_page() }));
         }
         if self.dashboard.is_some() {
-            router =
-                router.route("/dashboard", get(|State(web): State<Arc<Web>>| async move { page(web.dashboard.clone()) }));
+            router = router.route(
+                "/dashboard",
+                get(|State(web): State<Arc<Web>>| async move { page(web.dashboard.clone(), CONTENT_SECURITY_POLICY) }),
+            );
         }
         router.route(&format!("{PREFIX}{{file}}"), get(asset)).with_state(Arc::new(self))
+    }
+
+    /// The GraphiQL page with a fresh style nonce, in the page and in its policy.
+    fn graphiql_page(&self) -> Response {
+        let Some((before, after)) = &self.graphiql else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        // 244 random bits (two v4 UUIDs), as hex.
+        let nonce = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        page(Some(Bytes::from(format!("{before}{nonce}{after}"))), &graphiql_policy(&nonce))
     }
 
     /// The paths of the pages that are on, with their names (for the banner).
@@ -121,9 +151,12 @@ fn escape(text: &str) -> String {
 }
 
 /// The headers every page and asset carries.
-fn security_headers() -> [(HeaderName, HeaderValue); 5] {
+fn security_headers(policy: &str) -> [(HeaderName, HeaderValue); 5] {
     [
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(policy).unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
+        ),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
@@ -131,10 +164,10 @@ fn security_headers() -> [(HeaderName, HeaderValue); 5] {
     ]
 }
 
-fn page(body: Option<Bytes>) -> Response {
+fn page(body: Option<Bytes>, policy: &str) -> Response {
     match body {
         Some(body) => (
-            security_headers(),
+            security_headers(policy),
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
                 (header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE)),
@@ -149,7 +182,7 @@ fn page(body: Option<Bytes>) -> Response {
 async fn asset(Path(file): Path<String>) -> Response {
     match Assets::get().file(&file) {
         Some(asset) => (
-            security_headers(),
+            security_headers(CONTENT_SECURITY_POLICY),
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
                 (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
@@ -184,7 +217,11 @@ mod tests {
         get_with(router, path, &[]).await
     }
 
-    async fn get_with(router: &Router, path: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, Bytes) {
+    async fn get_with(
+        router: &Router,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Bytes) {
         let mut request = Request::get(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -254,7 +291,19 @@ mod tests {
         for path in ["/", "/dashboard"] {
             let (status, headers, body) = get_path(&router, path).await;
             assert_eq!(status, StatusCode::OK, "{path}");
-            assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
+            let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+            if path == "/" {
+                // One fresh nonce per response, in the policy and the page alike.
+                let nonce = policy.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+                assert_eq!(nonce.len(), 64, "{policy}");
+                assert_eq!(policy, graphiql_policy(&nonce));
+                assert!(std::str::from_utf8(&body).unwrap().contains(&format!("data-style-nonce=\"{nonce}\"")));
+                let again = get_path(&router, path).await.1[header::CONTENT_SECURITY_POLICY].clone();
+                assert_ne!(again.to_str().unwrap(), policy, "a nonce is used once");
+            } else {
+                assert_eq!(policy, CONTENT_SECURITY_POLICY);
+            }
+            assert!(!policy.contains("unsafe"), "{policy}");
             assert_eq!(headers[header::CACHE_CONTROL], NO_CACHE);
             assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
             let html = std::str::from_utf8(&body).unwrap();

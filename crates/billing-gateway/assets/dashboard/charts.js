@@ -87,18 +87,23 @@ export function dailyBars(container, days, series, { height = 240, unit = 'ECU' 
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** A sparkline of `values` (from zero), labelled for screen readers. */
+/**
+ * A sparkline of `values`, labelled for screen readers. Its floor is the lowest value, but at
+ * most 10% below the highest, so a steady cost draws a steady line rather than magnified noise.
+ */
 export function sparkline(values, label, { width = 120, height = 28 } = {}) {
   const svg = document.createElementNS(SVG, 'svg');
   for (const [name, value] of Object.entries({ viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': label, class: 'spark' })) {
     svg.setAttribute(name, String(value));
   }
-  const max = Math.max(0, ...values) || 1;
+  const max = Math.max(0, ...values);
+  const floor = Math.max(0, Math.min(Math.min(...values), max * 0.9));
+  const span = max - floor || 1;
   const step = values.length > 1 ? width / (values.length - 1) : 0;
   const line = document.createElementNS(SVG, 'polyline');
   line.setAttribute(
     'points',
-    values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - ((v ?? 0) / max) * (height - 4)).toFixed(1)}`).join(' '),
+    values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - (((v ?? 0) - floor) / span) * (height - 4)).toFixed(1)}`).join(' '),
   );
   svg.append(line);
   return svg;

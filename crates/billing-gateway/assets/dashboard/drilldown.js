@@ -81,7 +81,8 @@ export async function open(panel, deployment, { org, range }, trigger) {
     ),
     el('h3', {}, 'Daily cost'),
     found.charts ? chart : partialNote(errors, 'The daily chart could not be loaded:'),
-    el('div', { class: 'columns' }, el('div', {}, el('h3', {}, 'Dimensions'), dimensions), el('div', {}, el('h3', {}, 'Line items'), lineItems)),
+    el('div', { class: 'dimensions' }, el('h3', {}, 'Dimensions'), dimensions),
+    el('div', { class: 'line-items' }, el('h3', {}, 'Line items'), lineItems),
   );
   if (found.charts) {
     try {

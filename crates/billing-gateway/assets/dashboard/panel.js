@@ -42,7 +42,7 @@ export class Panel {
   show(state, ...content) {
     this.section.dataset.state = state;
     this.section.setAttribute('aria-busy', String(state === 'loading'));
-    this.body.replaceChildren(...content);
+    this.body.replaceChildren(...content.filter((c) => c !== null && c !== undefined && c !== false));
   }
 
   ready(...content) {

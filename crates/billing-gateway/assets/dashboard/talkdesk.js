@@ -60,6 +60,6 @@ export async function load(panel, { range }) {
     usage.pageInfo.hasNextPage
       ? el('p', { class: 'warning', role: 'note' }, `Showing the first ${shown} of ${usage.totalCount ?? 'more'} rows.`)
       : null,
-    table(`Talkdesk usage of every account, by product and month (${shown} rows)`, ['Product', ...months.map((m) => num(month(m)))], [...rows, ...footers]),
+    table(`Every account, by product and month (${shown} rows)`, ['Product', ...months.map((m) => num(month(m)))], [...rows, ...footers]),
   );
 }
