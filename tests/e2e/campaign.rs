@@ -121,8 +121,9 @@ async fn a_lone_root_field_that_fails_is_null_in_place() {
     assert_eq!(body["data"], serde_json::json!({ "usageAggregates": null }), "{body}");
 }
 
-/// A variable whose value is not of its type fails the request as a whole (GraphQL spec,
-/// CoerceVariableValues: a request error), and like every error it carries a code.
+/// A variable whose value is not of its type fails with `BAD_USER_INPUT` and calls nothing
+/// upstream. (async-graphql coerces variables where a field reads them, so this is a field
+/// error on the fields that read it; the spec would make it a request error: see the README.)
 #[tokio::test]
 async fn an_invalid_variable_value_is_refused_with_a_code() {
     let sim = support::sim().await;
@@ -139,9 +140,9 @@ async fn an_invalid_variable_value_is_refused_with_a_code() {
     let errors = support::errors(&answer);
     assert!(!errors.is_empty(), "{answer}");
     for error in &errors {
-        assert!(error["extensions"]["code"].is_string(), "an error without a code: {answer}");
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
     }
-    assert!(answer.get("data").is_none_or(serde_json::Value::is_null), "a request error has no data: {answer}");
+    assert!(answer["data"]["organization"]["costs"].is_null(), "{answer}");
     assert_eq!(sim.stats().total(), 0, "nothing was asked upstream");
 }
 
@@ -170,7 +171,8 @@ async fn waiting_on_the_upstream_rate_limit_fails_fields_not_the_request() {
     let reply = server.query(&query, &[("authorization", elastic.as_str())]).await;
     let body = reply.json();
     assert_eq!(reply.status, 200, "{body}");
-    assert!(body["data"]["organization"]["d1"]["total"].is_number(), "the first call goes at once: {body}");
+    let resolved = (1..=4).filter(|day| body["data"]["organization"][format!("d{day}")]["total"].is_number()).count();
+    assert!(resolved >= 1, "the first call, whichever it is, goes at once: {body}");
     for error in support::errors(&body) {
         assert!(error["extensions"]["code"].is_string(), "{body}");
         let key = error["path"][1].as_str().unwrap_or_default();

@@ -65,9 +65,11 @@ impl Answer {
             return Answer::request_errors(&response.errors);
         }
         let kind = if response.errors.is_empty() { AnswerKind::Complete } else { AnswerKind::Partial };
-        let body = serde_json::to_vec(response).unwrap_or_else(|_| {
+        let mut body = serde_json::to_vec(response).unwrap_or_else(|_| {
             br#"{"errors":[{"message":"could not serialize the response","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
         });
+        // Kept answers are weighed by their length: no spare capacity rides along.
+        body.shrink_to_fit();
         Answer::new(body, kind)
     }
 }

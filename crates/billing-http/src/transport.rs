@@ -142,16 +142,29 @@ impl Transport {
     async fn attempt<T: DeserializeOwned>(&self, call: &Call, attempt: u32, started: Instant) -> Result<T, Error> {
         let endpoint = call.endpoint;
         let limiter = &self.inner.limiters[endpoint.upstream.index()];
-        if let Some(rate) = &limiter.rate {
-            // `check` takes a cell when one is free; only a refusal waits (and is counted).
-            if rate.check().is_err() {
-                metrics::counter!("billing_upstream_rate_limit_waits_total", "upstream" => endpoint.upstream.as_str())
-                    .increment(1);
-                rate.until_ready().await;
+        // Waiting for the rate limit and a slot counts against the call's deadline like the
+        // exchange itself: a call queued past it fails alone (a timeout on its field) rather
+        // than holding the whole request past the request's own time.
+        let queue = async {
+            if let Some(rate) = &limiter.rate {
+                // `check` takes a cell when one is free; only a refusal waits (and is counted).
+                if rate.check().is_err() {
+                    metrics::counter!("billing_upstream_rate_limit_waits_total", "upstream" => endpoint.upstream.as_str())
+                        .increment(1);
+                    rate.until_ready().await;
+                }
             }
-        }
-        // The semaphore is never closed, so acquiring only waits.
-        let permit = limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))?;
+            // The semaphore is never closed, so acquiring only waits.
+            limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))
+        };
+        let left = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
+        let permit = match tokio::time::timeout(left, queue).await {
+            Ok(permit) => permit?,
+            Err(_) => {
+                return Err(Error::new(ErrorKind::Timeout, endpoint)
+                    .with_message("waited past the call's deadline for the upstream's rate limit or a slot"));
+            }
+        };
 
         let remaining = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
         let timeout = self.inner.config.request_timeout.min(remaining).max(Duration::from_millis(1));

@@ -164,6 +164,9 @@ impl<'f> Writer<'f> {
             let _ = serde_json::to_writer(&mut self.buf, &self.errors);
         }
         self.buf.push(b'}');
+        // The answer may be kept whole in the answer cache, which weighs it by its length: the
+        // spare capacity of a buffer that started at 16 KiB must not come along unweighed.
+        self.buf.shrink_to_fit();
         (self.buf, has_errors)
     }
 
