@@ -70,11 +70,7 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
     // deployments show line items (one call serves them all), and `totalCount`s.
     let mut instances = Answers::<V2Instances>::new();
     for_each_org_field(plan, |org, field| {
-        let (range, fields, only) = match field {
-            OrgField::Deployments(Ok(range), fields) => (*range, fields, None),
-            OrgField::Deployment(Ok(id), Ok(range), fields) => (*range, fields, Some(id.as_str())),
-            _ => return,
-        };
+        let Some((range, fields, only)) = deployments_field(field) else { return };
         let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) else { return };
         if selected(costs, only).next().is_some()
             && fields.iter().any(|n| matches!(n.field, DeploymentField::LineItems(_)))
@@ -106,11 +102,7 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
     for node in &plan.root {
         let RootField::Organization(Ok(org), fields) = &node.field else { continue };
         for field in fields {
-            let (range, dfields, only) = match &field.field {
-                OrgField::Deployments(Ok(range), dfields) => (*range, dfields, None),
-                OrgField::Deployment(Ok(id), Ok(range), dfields) => (*range, dfields, Some(id.as_str())),
-                _ => continue,
-            };
+            let Some((range, dfields, only)) = deployments_field(&field.field) else { continue };
             if !dfields.iter().any(|n| matches!(n.field, DeploymentField::Charts(Ok(_), ..))) {
                 continue;
             }
@@ -179,11 +171,7 @@ impl Kept {
     fn new(plan: &Plan, fetched: &Fetched) -> Self {
         let mut remaining = HashMap::new();
         for_each_org_field(plan, |org, field| {
-            let (range, fields, only) = match field {
-                OrgField::Deployments(Ok(range), fields) => (*range, fields, None),
-                OrgField::Deployment(Ok(id), Ok(range), fields) => (*range, fields, Some(id.as_str())),
-                _ => return,
-            };
+            let Some((range, fields, only)) = deployments_field(field) else { return };
             let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) else { return };
             let scope = Scope { org, range, only, fields };
             for d in selected(costs, only) {
@@ -299,6 +287,19 @@ pub(super) fn selected<'a>(
         Some(_) => 1,
         None => usize::MAX,
     })
+}
+
+/// What [`deployments_field`] finds: range, deployment fields, the one id selected.
+type DeploymentsField<'p> = (Range, &'p [Node<DeploymentField>], Option<&'p str>);
+
+/// A `deployments` or `deployment(id:)` field whose arguments are valid: its range, its
+/// deployment fields, and the one id it selects (`None`: every deployment).
+fn deployments_field(field: &OrgField) -> Option<DeploymentsField<'_>> {
+    match field {
+        OrgField::Deployments(Ok(range), fields) => Some((*range, fields, None)),
+        OrgField::Deployment(Ok(id), Ok(range), fields) => Some((*range, fields, Some(id.as_str()))),
+        _ => None,
+    }
 }
 
 /// Calls `f` with every organization field of the plan whose organization id is valid.
