@@ -57,11 +57,7 @@ impl Answer {
 
     /// The bytes of an executed response.
     pub(crate) fn from_response(response: &Response) -> Self {
-        // Errors before execution carry no path: parse, validation, limits.
-        let refused = response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.is_empty());
-        if refused {
+        if crate::refused_before_execution(response) {
             return Answer::request_errors(&response.errors);
         }
         let kind = if response.errors.is_empty() { AnswerKind::Complete } else { AnswerKind::Partial };

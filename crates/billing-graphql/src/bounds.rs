@@ -168,23 +168,17 @@ pub(crate) fn check(doc: &ExecutableDocument, limits: &DocumentLimits) -> Result
         add(&op.node.selection_set.node, &fragments);
     }
     // Every definition counts, not only the operation that will run: validation walks them all.
-    if total.selections > limits.selections as u64 {
-        return Err(error(
-            codes::QUERY_TOO_COMPLEX,
-            format!(
-                "the query selects {} fields once its fragments are expanded; at most {} are allowed",
-                total.selections, limits.selections
-            ),
-        ));
-    }
-    if total.nesting > limits.nesting as u64 {
-        return Err(error(
-            codes::QUERY_TOO_COMPLEX,
-            format!(
-                "the query nests {} levels deep once its fragments are expanded; at most {} are allowed",
-                total.nesting, limits.nesting
-            ),
-        ));
+    let expanded = [
+        (total.selections, limits.selections, "selects", "fields"),
+        (total.nesting, limits.nesting, "nests", "levels deep"),
+    ];
+    for (value, limit, verb, unit) in expanded {
+        if value > limit as u64 {
+            return Err(error(
+                codes::QUERY_TOO_COMPLEX,
+                format!("the query {verb} {value} {unit} once its fragments are expanded; at most {limit} are allowed"),
+            ));
+        }
     }
     if aliases > limits.aliases {
         return Err(error(

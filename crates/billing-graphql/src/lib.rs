@@ -215,7 +215,7 @@ impl BillingGraph {
     /// the answer, and whether every range its upstream answers cover is closed.
     async fn run_json(&self, mut request: async_graphql::Request, credentials: Credentials) -> (Answer, bool) {
         if self.services.config.planned {
-            if let Err(error) = self.check(&mut request) {
+            if let Err(error) = self.ensure_checked(&mut request) {
                 return (Answer::request_errors(&[error]), false);
             }
             fill_variable_defaults(&mut request);
@@ -262,14 +262,20 @@ impl BillingGraph {
         let limits = self.document_limits();
         bounds::check_text(&request.query, &limits)?;
         let operation_name = request.operation_name.clone();
-        let variables = std::mem::take(&mut request.variables);
-        let result = match request.parsed_query() {
-            Err(e) => Err(bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message)),
-            Ok(doc) => bounds::check(doc, &limits)
-                .map(|()| ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty)),
-        };
-        request.variables = variables;
-        result
+        let doc = request.parsed_query().map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
+        bounds::check(doc, &limits)?;
+        let ty = ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty);
+        request.data.insert(Checked);
+        Ok(ty)
+    }
+
+    /// [`check`](Self::check), unless the request passed it already (a server that looked at
+    /// the operation first): each request is scanned and bounded once.
+    fn ensure_checked(&self, request: &mut async_graphql::Request) -> Result<(), ServerError> {
+        if request.data.contains_key(&std::any::TypeId::of::<Checked>()) {
+            return Ok(());
+        }
+        self.check(request).map(drop)
     }
 
     fn document_limits(&self) -> bounds::DocumentLimits {
@@ -296,7 +302,7 @@ impl BillingGraph {
         mut request: async_graphql::Request,
         credentials: Credentials,
     ) -> (async_graphql::Response, Option<Arc<RequestState>>) {
-        if let Err(error) = self.check(&mut request) {
+        if let Err(error) = self.ensure_checked(&mut request) {
             return (async_graphql::Response::from_errors(vec![error]), None);
         }
         // The check parsed it: this is the request's own parse, kept for execution.
@@ -328,9 +334,12 @@ impl BillingGraph {
     }
 }
 
+/// Marks a request that passed [`BillingGraph::check`].
+struct Checked;
+
 /// Whether async-graphql refused the request before executing it: no data, and only errors
 /// without a path (parse, validation and limits; a resolver's error always has one).
-fn refused_before_execution(response: &async_graphql::Response) -> bool {
+pub(crate) fn refused_before_execution(response: &async_graphql::Response) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
@@ -373,35 +382,33 @@ fn required_variables(
 /// have: its own, about an argument or variable that does not coerce to its type, are the
 /// caller's; any other error without a code is a fault of ours.
 fn add_field_error_codes(response: &mut async_graphql::Response) {
-    for error in &mut response.errors {
-        let ext = error.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_some() {
-            continue;
-        }
-        let m = error.message.as_str();
+    add_codes(response, |m| {
         let caller = m.starts_with("Failed to parse")
             || m.starts_with("Invalid value for argument")
             || m.starts_with("Expected input type")
             || m.contains("argument");
-        ext.set("code", if caller { codes::BAD_USER_INPUT } else { codes::INTERNAL });
-    }
+        if caller { codes::BAD_USER_INPUT } else { codes::INTERNAL }
+    });
 }
 
 /// Gives async-graphql's own request errors a stable code, as every error must have. It has
 /// none of its own, so the two limit messages are recognized by their text (pinned by a test).
 fn add_request_error_codes(response: &mut async_graphql::Response) {
+    add_codes(response, |m| match m {
+        "Query is too complex." => codes::QUERY_TOO_COMPLEX,
+        "Query is nested too deep." => codes::QUERY_TOO_DEEP,
+        m if m.starts_with("The recursion depth of the query") => codes::QUERY_TOO_COMPLEX,
+        _ => codes::GRAPHQL_VALIDATION_FAILED,
+    });
+}
+
+/// Sets `code(message)` on every error that has no code yet.
+fn add_codes(response: &mut async_graphql::Response, code: impl Fn(&str) -> &'static str) {
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
-        if ext.get("code").is_some() {
-            continue;
+        if ext.get("code").is_none() {
+            ext.set("code", code(&error.message));
         }
-        let code = match error.message.as_str() {
-            "Query is too complex." => codes::QUERY_TOO_COMPLEX,
-            "Query is nested too deep." => codes::QUERY_TOO_DEEP,
-            m if m.starts_with("The recursion depth of the query") => codes::QUERY_TOO_COMPLEX,
-            _ => codes::GRAPHQL_VALIDATION_FAILED,
-        };
-        ext.set("code", code);
     }
 }
 
