@@ -195,6 +195,12 @@ impl KeyPart for Bucketing {
     }
 }
 
+impl KeyPart for String {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
 impl KeyPart for u32 {
     fn push_to(&self, out: &mut String) {
         let _ = write!(out, "{self}");
@@ -537,5 +543,28 @@ impl Query for UsagePageQuery {
             req = req.filter(f.clone());
         }
         Ok(req.send().await?)
+    }
+}
+
+/// The usage page a `next` link points to: Talkdesk's contract says to follow the links rather
+/// than compute page URLs. The link stays on the upstream's origin (`billing-http` refuses one
+/// that leaves it, so the token goes nowhere else).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct UsageLinkQuery {
+    pub(crate) href: String,
+}
+
+impl Query for UsageLinkQuery {
+    type Output = UsagePage;
+    const ENDPOINT: Endpoint = endpoints::TALKDESK_USAGE;
+    fn range(&self) -> Option<Range> {
+        None
+    }
+    fn args(&self) -> String {
+        key!(self.href)
+    }
+    async fn call(&self, state: &RequestState) -> Result<Self::Output> {
+        let (token, _) = state.talkdesk()?;
+        Ok(state.upstreams().talkdesk.usage_page_at(token, &self.href).await?)
     }
 }

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
+use billing_sim::SimConfig;
 use billing_sim::endpoints as ep;
 use common::*;
 use serde_json::Value;
@@ -175,4 +176,37 @@ async fn another_organizations_account_is_forbidden() {
     let (_, errors) = run(&graph, demo(&sim), &q).await;
     assert_eq!(codes(&errors), ["FORBIDDEN"]);
     assert_eq!(errors[0]["extensions"]["upstream"], "talkdesk");
+}
+
+/// Talkdesk documents no counters on the usage page, and says to follow `next` links: with pages
+/// that carry none, a window past the first page is read by its links, and every window gets
+/// exactly its rows and the truth about what follows.
+#[tokio::test]
+async fn without_page_counters_the_next_links_are_followed() {
+    let sim = billing_sim::spawn(SimConfig { talkdesk_page_counters: false, ..SimConfig::at(now()) }).await.unwrap();
+    let graph = uncached(&sim);
+    let mut all: Vec<String> = sim.dataset().talkdesk_organizations()[0].rows().iter().map(|r| r.id.clone()).collect();
+    all.sort();
+    assert!(all.len() > 520, "the test needs three upstream pages of rows, got {}", all.len());
+    for (after, first) in [(None, 300), (Some(99), 400), (Some(all.len() - 10), 50)] {
+        let after_arg = after.map(|a| format!(r#", after: "usage:{a}""#)).unwrap_or_default();
+        let q = format!(
+            r#"{{ usageAggregates(first: {first}, orderBy: ID_ASC{after_arg}) {{
+                totalCount nodes {{ id }} pageInfo {{ hasNextPage }} }} }}"#
+        );
+        sim.reset_stats();
+        let d = data(&graph, demo(&sim), &q).await;
+        let offset = after.map_or(0, |a| a + 1);
+        let end = (offset + first).min(all.len());
+        assert_eq!(ids(&d["usageAggregates"]), all[offset..end], "after {after:?}, first {first}");
+        assert_eq!(d["usageAggregates"]["pageInfo"]["hasNextPage"], offset + first < all.len());
+        assert_eq!(d["usageAggregates"]["totalCount"], Value::Null, "the pages did not tell it");
+        // Pages from the window's first to the one holding the row after it, each read once:
+        // the first by number, the rest by their `next` links.
+        let pages = (offset + first).min(all.len() - 1) / 250 - offset / 250 + 1;
+        let requests = sim.requests();
+        let usage: Vec<_> = requests.iter().filter(|r| r.template == ep::TALKDESK_USAGE).collect();
+        // totalCount asks page 1 for one row to learn a total that never comes.
+        assert_eq!(usage.len(), pages + 1, "after {after:?}, first {first}: {usage:?}");
+    }
 }

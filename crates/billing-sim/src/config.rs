@@ -34,6 +34,10 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// The OAuth clients `POST /oauth/token` knows; [`TalkdeskClient::demo`] by default.
     pub talkdesk_clients: Vec<TalkdeskClient>,
+    /// Whether Talkdesk usage pages carry their counters (`count`, `page`, `per_page`, `total`,
+    /// `total_pages`). Sibling endpoints document them; the usage page's own table lists none,
+    /// so a client must page by the `next` links alone: `false` serves pages without them.
+    pub talkdesk_page_counters: bool,
 }
 
 impl Default for SimConfig {
@@ -50,6 +54,7 @@ impl Default for SimConfig {
             rate_limit: None,
             token_lifetime: Duration::from_secs(600),
             talkdesk_clients: TalkdeskClient::demo(),
+            talkdesk_page_counters: true,
         }
     }
 }

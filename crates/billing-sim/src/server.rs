@@ -37,6 +37,7 @@ struct Inner {
     faults: Mutex<Faults>,
     recorder: Mutex<Recorder>,
     talkdesk_clients: Vec<TalkdeskClient>,
+    talkdesk_page_counters: bool,
     tokens: Mutex<Tokens>,
 }
 
@@ -60,6 +61,7 @@ impl Sim {
                 faults: Mutex::new(Faults::new(config)),
                 recorder: Mutex::new(Recorder::default()),
                 talkdesk_clients: config.talkdesk_clients.clone(),
+                talkdesk_page_counters: config.talkdesk_page_counters,
                 tokens: Mutex::new(Tokens::new(config.seed, config.token_lifetime)),
             }),
         }
@@ -94,6 +96,11 @@ impl Sim {
     /// The simulator's "now": the fixed clock when configured, else the system clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.now.unwrap_or_else(Utc::now)
+    }
+
+    /// Whether usage pages carry their counters ([`SimConfig::talkdesk_page_counters`]).
+    pub fn talkdesk_page_counters(&self) -> bool {
+        self.inner.talkdesk_page_counters
     }
 
     /// Where clients reach the simulator, without a trailing slash.

@@ -157,12 +157,13 @@ pub(crate) async fn usage(State(sim): State<Sim>, headers: HeaderMap, RawQuery(r
         prev: if page > 1 { link(page - 1) } else { None },
         show: None,
     };
+    let counters = sim.talkdesk_page_counters();
     Json(UsagePage {
-        count: Some(u64::try_from(usage.len()).unwrap_or(u64::MAX)),
-        page: Some(page),
-        per_page: Some(per_page),
-        total: Some(total),
-        total_pages: Some(total_pages),
+        count: counters.then(|| u64::try_from(usage.len()).unwrap_or(u64::MAX)),
+        page: counters.then_some(page),
+        per_page: counters.then_some(per_page),
+        total: counters.then_some(total),
+        total_pages: counters.then_some(total_pages),
         embedded: UsageEmbedded { usage },
         links,
     })

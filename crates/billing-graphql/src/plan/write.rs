@@ -126,7 +126,7 @@ impl<'f> Writer<'f> {
             ConnectionField::TotalCount => match result.total() {
                 Some(total) => w.scalar(&total),
                 None => w.at(&node.key, |w| match got(&fetched.totals, &slice.total_query()) {
-                    Ok(page) => w.scalar(&page.total.unwrap_or(0)),
+                    Ok(page) => w.opt_scalar(page.total.as_ref()),
                     Err(e) => w.fail(node.pos, e),
                 }),
             },

@@ -145,6 +145,14 @@ impl<'a> UsageRequest<'a> {
 }
 
 impl TalkdeskBillingInsights {
+    /// The page a `next` link (`UsagePage::next`) points to. Refused with an
+    /// [`ErrorKind::Build`] error, before anything is sent, when the link leaves the upstream's
+    /// origin: the token is never sent anywhere but the configured base URL.
+    pub async fn usage_page_at(&self, auth: impl Into<TalkdeskAuth>, href: &str) -> Result<UsagePage, Error> {
+        let url = self.same_origin(href)?;
+        self.fetch(&auth.into(), url).await
+    }
+
     /// One page. With a token source, a 401 renews the token (once for every call that got one
     /// with the same token) and the call is retried once.
     async fn fetch(&self, auth: &TalkdeskAuth, url: Url) -> Result<UsagePage, Error> {

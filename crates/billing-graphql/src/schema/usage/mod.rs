@@ -6,22 +6,27 @@
 //! filters, all starting at the first row, are served together: their filters are joined with
 //! `or` into one upstream filter, and the rows are split back by each field's own filter.
 
-use std::collections::HashMap;
+mod cursor;
+mod filter;
+mod load;
+mod paging;
+
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use billing_model::talkdesk::{
-    Filter, MAX_FILTER_LEN, MAX_PER_PAGE, UsageAggregate as WireAggregate, UsageOrder, UsagePage,
-};
-use billing_model::{AccountId, Month};
-use dataloader::BatchFn;
-use dataloader::cached::Loader;
+use billing_model::talkdesk::{Filter, MAX_PER_PAGE, UsageAggregate as WireAggregate, UsageOrder};
+
+pub(crate) use cursor::cursor;
+use cursor::offset_after;
+use filter::build_filter;
+pub(crate) use load::{SliceAnswer, SliceLoader, load_slices};
+use paging::Window;
 
 use super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
 use crate::context::RequestState;
 use crate::error::{GatewayError, Result};
 use crate::loaders::load;
-use crate::query::{self, UsagePageQuery};
+use crate::query::UsagePageQuery;
 
 /// Rows per upstream page: the API's maximum, so a slice needs the fewest pages.
 const PAGE: u32 = MAX_PER_PAGE;
@@ -168,16 +173,6 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-pub(crate) fn cursor(offset: usize) -> String {
-    format!("usage:{offset}")
-}
-
-fn parse_cursor(c: &str) -> Result<usize> {
-    c.strip_prefix("usage:")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
-}
-
 /// A page of Talkdesk usage aggregates (a Relay connection).
 #[Object]
 impl UsageAggregateConnection {
@@ -207,14 +202,14 @@ impl UsageAggregateConnection {
         }
     }
 
-    /// The number of rows matching the filter on all pages. Costs one extra small upstream call
-    /// only when the rows were served together with another field's and the total is not known.
+    /// The number of rows matching the filter on all pages; null when the upstream's pages do
+    /// not tell it. Costs one extra small upstream call only when the rows were served together
+    /// with another field's and the total is not known.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<Option<u64>> {
         if let Some(total) = self.result.total {
             return Ok(Some(total));
         }
-        let page = load(ctx, self.key.total_query()).await?;
-        Ok(Some(page.total.unwrap_or(0)))
+        Ok(load(ctx, self.key.total_query()).await?.total)
     }
 }
 
@@ -252,12 +247,7 @@ pub(crate) fn slice_for(
     if !(0..=MAX_FIRST).contains(&first) {
         return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
     }
-    let offset = match after {
-        Some(c) => parse_cursor(&c)?
-            .checked_add(1)
-            .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: out of range")))?,
-        None => 0,
-    };
+    let offset = offset_after(after.as_deref())?;
     // `first` was checked non-negative above.
     let first = usize::try_from(first).unwrap_or(0);
     let filter = build_filter(filter.unwrap_or_default())?;
@@ -271,6 +261,11 @@ pub(crate) fn slice_for(
 }
 
 impl Slice {
+    /// The rows the slice covers.
+    fn window(&self) -> Window {
+        Window { offset: self.offset, first: self.first }
+    }
+
     /// The call `totalCount` makes when the rows came without a total: one row of page 1.
     pub(crate) fn total_query(&self) -> UsagePageQuery {
         UsagePageQuery { filter: self.filter.clone(), order: self.order, page: 1, per_page: 1 }
@@ -295,40 +290,6 @@ impl SliceResult {
     }
 }
 
-/// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing. Every value is
-/// checked first, so a bad month is an error even beside an empty list of accounts.
-fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
-    let accounts = f
-        .account_ids
-        .map(|ids| {
-            ids.iter()
-                .map(|id| AccountId::parse(id.as_str()).map(|a| Filter::account(&a)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(format!("accountIds: {e}")))
-        })
-        .transpose()?;
-    let months = f
-        .months
-        .map(|ms| {
-            ms.iter()
-                .map(|m| m.parse::<Month>().map(Filter::month))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(e.to_string()))
-        })
-        .transpose()?;
-    // An empty list matches nothing.
-    if accounts.as_ref().is_some_and(Vec::is_empty) || months.as_ref().is_some_and(Vec::is_empty) {
-        return Ok(None);
-    }
-    let accounts = accounts.and_then(Filter::any);
-    let months = months.and_then(Filter::any);
-    let filter = Filter::all(accounts.into_iter().chain(months));
-    if filter.as_ref().is_some_and(|f| f.to_string().len() > MAX_FILTER_LEN) {
-        return Err(GatewayError::BadInput(format!("the filter is longer than {MAX_FILTER_LEN} characters")));
-    }
-    Ok(Some(filter))
-}
-
 /// One connection's rows: a filter, an order, and the window `[offset, offset + first)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Slice {
@@ -344,162 +305,6 @@ pub(crate) struct SliceResult {
     rows: Vec<WireAggregate>,
     has_next: bool,
     total: Option<u64>,
-}
-
-pub(crate) type SliceAnswer = Result<Arc<SliceResult>, GatewayError>;
-
-/// The per-request loader of slices.
-pub(crate) struct SliceLoader(Loader<Slice, SliceAnswer, SliceBatch>);
-
-impl SliceLoader {
-    pub(crate) fn new(state: Arc<RequestState>) -> Self {
-        SliceLoader(Loader::new(SliceBatch { state }).with_yield_count(8))
-    }
-}
-
-pub(crate) struct SliceBatch {
-    state: Arc<RequestState>,
-}
-
-impl BatchFn<Slice, SliceAnswer> for SliceBatch {
-    async fn load(&mut self, keys: &[Slice]) -> HashMap<Slice, SliceAnswer> {
-        load_slices(&self.state, keys).await
-    }
-}
-
-/// Loads slices together, as one batch: those of one order that all start at the first row are
-/// served by one union filter, the others each on its own.
-pub(crate) async fn load_slices(state: &RequestState, keys: &[Slice]) -> HashMap<Slice, SliceAnswer> {
-    let mut groups: HashMap<UsageOrder, Vec<Slice>> = HashMap::new();
-    for k in keys {
-        groups.entry(k.order).or_default().push(k.clone());
-    }
-    let mut out = HashMap::new();
-    let mut jobs = Vec::new();
-    for (order, group) in groups {
-        let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
-        let unionable = group.len() > 1
-            && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
-            && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
-        if unionable {
-            jobs.push(futures::future::Either::Left(async move { fetch_union(state, order, union, group).await }));
-        } else {
-            for key in group {
-                jobs.push(futures::future::Either::Right(async move {
-                    let answer = fetch_slice(state, &key).await.map(Arc::new);
-                    vec![(key, answer)]
-                }));
-            }
-        }
-    }
-    for answers in futures::future::join_all(jobs).await {
-        out.extend(answers);
-    }
-    out
-}
-
-async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, page: u32) -> Result<Arc<UsagePage>> {
-    query::fetch(state, &UsagePageQuery { filter: filter.clone(), order, page, per_page: PAGE }).await
-}
-
-/// One slice on its own: the pages covering `[offset, offset + first]` (one row more, to know
-/// whether another page follows), the first fetched before the rest to learn the total.
-async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
-    let per = PAGE as usize;
-    let first_page = key.offset / per;
-    let end = key.offset.saturating_add(key.first); // exclusive
-    let head = page(state, &key.filter, key.order, page_number(first_page)?).await?;
-    let total = head.total;
-    // The last row to read: with the total known, the window's last row (the total tells whether
-    // more follow); without it, the row after the window, whose presence says so.
-    let last_needed = match total {
-        Some(t) => end.min(usize::try_from(t).unwrap_or(usize::MAX)).saturating_sub(1),
-        None => end,
-    };
-    let known_pages = total.map(|t| usize::try_from(t.div_ceil(u64::from(PAGE))).unwrap_or(usize::MAX));
-    let mut last_page = last_needed / per;
-    if let Some(pages) = known_pages {
-        last_page = last_page.min(pages.saturating_sub(1)).max(first_page);
-    }
-    let rest = futures::future::try_join_all(
-        (first_page + 1..=last_page).map(|p| async move { page(state, &key.filter, key.order, page_number(p)?).await }),
-    )
-    .await?;
-    let mut rows: Vec<WireAggregate> = Vec::new();
-    for p in std::iter::once(&head).chain(rest.iter()) {
-        rows.extend(p.usage().iter().cloned());
-    }
-    let skip = key.offset - first_page * per;
-    let mut window: Vec<WireAggregate> = rows.into_iter().skip(skip).take(key.first + 1).collect();
-    // The pages read reach the row after the window whenever it exists and the total is unknown.
-    let has_next = match total {
-        Some(t) => (end as u64) < t,
-        None => window.len() > key.first,
-    };
-    window.truncate(key.first);
-    Ok(SliceResult { rows: window, has_next, total })
-}
-
-fn page_number(index: usize) -> Result<u32> {
-    u32::try_from(index.saturating_add(1)).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
-}
-
-/// Several slices from offset 0 served by one filter joined with `or`: pages are read in order
-/// until every slice has its rows (and one more), then rows are split by each slice's filter.
-///
-/// The union reads at most the pages the slices' rows could fill together; a slice it leaves
-/// short (its filter is rare in the union) is then read on its own, so one small filter beside
-/// a large one never walks the large one's every page.
-async fn fetch_union(
-    state: &RequestState,
-    order: UsageOrder,
-    union: Option<Filter>,
-    keys: Vec<Slice>,
-) -> Vec<(Slice, SliceAnswer)> {
-    let per = PAGE as usize;
-    let cap = keys.iter().map(|k| k.first.saturating_add(1)).fold(0_usize, usize::saturating_add).div_ceil(per).max(1);
-    let mut rows: Vec<Vec<WireAggregate>> = vec![Vec::new(); keys.len()];
-    let mut matched = vec![0_u64; keys.len()];
-    let mut number = 1;
-    let exhausted = loop {
-        let p = match page(state, &union, order, number).await {
-            Ok(p) => p,
-            Err(e) => return keys.into_iter().map(|k| (k, Err(e.clone()))).collect(),
-        };
-        for row in p.usage() {
-            let account = row.account_id.as_ref().map_or("", |a| a.as_str());
-            let month = row.month.map(|m| m.to_string()).unwrap_or_default();
-            for ((k, bucket), count) in keys.iter().zip(rows.iter_mut()).zip(matched.iter_mut()) {
-                if k.filter.as_ref().is_some_and(|f| f.matches(account, &month)) {
-                    *count += 1;
-                    // One row past the window says whether more follow; keep no more.
-                    if bucket.len() <= k.first {
-                        bucket.push(row.clone());
-                    }
-                }
-            }
-        }
-        if p.next().is_none() {
-            break true;
-        }
-        let satisfied = keys.iter().zip(&rows).all(|(k, r)| r.len() > k.first);
-        if satisfied || usize::try_from(number).unwrap_or(usize::MAX) >= cap {
-            break false;
-        }
-        number += 1;
-    };
-    let answers = keys.into_iter().zip(rows).zip(matched).map(|((k, mut r), count)| async move {
-        if !exhausted && r.len() <= k.first {
-            // The union stopped before this slice filled: read it on its own.
-            let answer = fetch_slice(state, &k).await.map(Arc::new);
-            return (k, answer);
-        }
-        let has_next = r.len() > k.first;
-        r.truncate(k.first);
-        let total = exhausted.then_some(count);
-        (k, Ok(Arc::new(SliceResult { rows: r, has_next, total })))
-    });
-    futures::future::join_all(answers).await
 }
 
 /// Adds the slice loader to a request.
