@@ -30,12 +30,13 @@ pub(crate) struct Baseline {
     pub(crate) token: TalkdeskToken,
 }
 
-/// `POST /overview`, `/dashboard`, `/usage`: each takes the GraphQL request body the gateway
+/// `POST /overview`, `/dashboard`, `/charts`, `/usage`: each takes the GraphQL request body the gateway
 /// would, reads its variables, and answers what the gateway answers.
 pub(crate) fn router(baseline: Baseline) -> Router {
     Router::new()
         .route("/overview", post(overview))
         .route("/dashboard", post(dashboard))
+        .route("/charts", post(charts))
         .route("/usage", post(usage))
         .with_state(Arc::new(baseline))
 }
@@ -224,6 +225,84 @@ async fn dashboard(State(b): State<Arc<Baseline>>, body: Bytes) -> Result<Respon
                             .collect()
                     })
                     .unwrap_or_default(),
+            })
+            .collect(),
+    };
+    Ok(json(&Data { data: Org { organization: answer } }))
+}
+
+#[derive(Serialize)]
+struct ChartsOrg<'a> {
+    deployments: Vec<ChartsDeployment<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChartsDeployment<'a> {
+    id: &'a str,
+    name: &'a str,
+    total_cost: f64,
+    dimensions: Vec<Dimension<'a>>,
+    charts: FullChart<'a>,
+}
+
+#[derive(Serialize)]
+struct FullChart<'a> {
+    points: Vec<FullPoint<'a>>,
+}
+
+#[derive(Serialize)]
+struct FullPoint<'a> {
+    timestamp: String,
+    total: f64,
+    values: Vec<Value<'a>>,
+}
+
+#[derive(Serialize)]
+struct Value<'a> {
+    id: &'a str,
+    name: &'a str,
+    value: f64,
+}
+
+async fn charts(State(b): State<Arc<Baseline>>, body: Bytes) -> Result<Response, Failure> {
+    let vars = vars(&body)?;
+    let org = org(&vars)?;
+    let (Some(from), Some(to)) = (vars.from, vars.to) else {
+        return Err((StatusCode::BAD_REQUEST, "no range".to_owned()));
+    };
+    let range = DateRange::new(from, to).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    let deployments = b.v1.deployments(&b.elastic, &org).range(range).send().await.map_err(upstream)?;
+    let charts = futures::future::try_join_all(deployments.deployments.iter().map(|d| {
+        b.v1.deployment_charts(&b.elastic, &org, &d.deployment_id).range(range).bucketing(Bucketing::Daily).send()
+    }))
+    .await
+    .map_err(upstream)?;
+    let answer = ChartsOrg {
+        deployments: deployments
+            .deployments
+            .iter()
+            .zip(&charts)
+            .map(|(d, c)| ChartsDeployment {
+                id: d.deployment_id.as_str(),
+                name: &d.deployment_name,
+                total_cost: d.costs.total,
+                dimensions: dimensions(&d.costs),
+                charts: FullChart {
+                    points: c
+                        .data
+                        .iter()
+                        .map(|p| FullPoint {
+                            timestamp: p.timestamp.to_rfc3339(),
+                            total: p.total(),
+                            values: p
+                                .values
+                                .iter()
+                                .map(|v| Value { id: &v.id, name: &v.name, value: v.value })
+                                .collect(),
+                        })
+                        .collect(),
+                },
             })
             .collect(),
     };

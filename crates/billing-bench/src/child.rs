@@ -35,8 +35,22 @@ pub(crate) struct Memory {
 
 impl Server {
     /// Starts this binary as `role` with `args` and waits for it to say where it listens.
+    ///
+    /// With `BILLING_BENCH_WRAP` set (say `heaptrack -o /tmp/gateway` or `perf record -g -o
+    /// /tmp/perf.data`), the child runs under that command: a profile of the server alone.
     pub(crate) async fn start(role: &str, args: &[String]) -> std::io::Result<Server> {
-        let mut child = Command::new(std::env::current_exe()?)
+        let exe = std::env::current_exe()?;
+        let wrap = std::env::var("BILLING_BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .arg(role)
             .args(args)
             .stdin(Stdio::piped())
@@ -62,10 +76,20 @@ impl Server {
         }
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        // A wrapper may print first: the announcement is the first line that starts `LISTEN`.
+        let announcement = async {
+            loop {
+                match lines.next_line().await? {
+                    Some(line) if line.starts_with("LISTEN ") => return Ok(line),
+                    Some(_) => continue,
+                    None => return Ok(String::new()),
+                }
+            }
+        };
+        let line: String = tokio::time::timeout(Duration::from_secs(30), announcement)
             .await
-            .map_err(|_| std::io::Error::other(format!("{role} did not start")))??
-            .unwrap_or_default();
+            .map_err(|_| std::io::Error::other(format!("{role} did not start")))?
+            .map_err(|e: std::io::Error| e)?;
         let addr = line
             .strip_prefix("LISTEN ")
             .and_then(|a| a.trim().parse().ok())

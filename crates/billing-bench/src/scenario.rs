@@ -17,6 +17,9 @@ pub(crate) enum Scenario {
     Overview,
     /// Deployments with dimensions, daily charts for a month and v2 line items: 1 + n + 1 calls, 2 rounds.
     Dashboard,
+    /// Deployments with dimensions and their daily charts, every value of every point (the
+    /// query a cost dashboard sends): 1 + n calls, 2 rounds.
+    Charts,
     /// 500 usage aggregates through the connection: 2 Talkdesk pages.
     Usage,
     /// `dashboard` at 10, 100 and 1,000 deployments.
@@ -29,6 +32,7 @@ impl Scenario {
         match self {
             Scenario::Overview => "overview",
             Scenario::Dashboard | Scenario::Scale => "dashboard",
+            Scenario::Charts => "charts",
             Scenario::Usage => "usage",
         }
     }
@@ -38,6 +42,7 @@ impl Scenario {
         match self {
             Scenario::Overview => OVERVIEW,
             Scenario::Dashboard | Scenario::Scale => DASHBOARD,
+            Scenario::Charts => CHARTS,
             Scenario::Usage => USAGE,
         }
     }
@@ -50,6 +55,10 @@ const DASHBOARD: &str = "query Dashboard($org: ID!, $from: DateTime!, $to: DateT
     deployments(from: $from, to: $to) { id name totalCost dimensions { type cost } \
     charts(bucketing: DAILY) { points { timestamp total } } \
     lineItems { name sku type quantity rate totalEcu } } } }";
+
+const CHARTS: &str = "query Charts($org: ID!, $from: DateTime!, $to: DateTime!) { organization(id: $org) { \
+    deployments(from: $from, to: $to) { id name totalCost dimensions { type cost } \
+    charts(bucketing: DAILY) { points { timestamp total values { id name value } } } } } }";
 
 const USAGE: &str = "query Usage { usageAggregates(first: 500) { totalCount pageInfo { hasNextPage endCursor } \
     nodes { id accountId month type totalAmount currency } } }";
@@ -78,7 +87,7 @@ fn body_with(scenario: Scenario, org: &str, query: &str) -> Vec<u8> {
     let range = dashboard_range();
     let variables = match scenario {
         Scenario::Overview => json!({ "org": org }),
-        Scenario::Dashboard | Scenario::Scale => json!({
+        Scenario::Dashboard | Scenario::Scale | Scenario::Charts => json!({
             "org": org,
             "from": range.from().to_rfc3339(),
             "to": range.to().to_rfc3339(),
@@ -93,6 +102,7 @@ fn op_name(scenario: Scenario) -> &'static str {
     match scenario {
         Scenario::Overview => "Overview",
         Scenario::Dashboard | Scenario::Scale => "Dashboard",
+        Scenario::Charts => "Charts",
         Scenario::Usage => "Usage",
     }
 }
@@ -125,6 +135,11 @@ pub(crate) fn cost(scenario: Scenario, answer: &Value) -> Result<Cost, String> {
             let n = count(&data["organization"]["deployments"])?;
             // 1 /deployments, then n charts (v1) and 1 /costs/instances (v2) at once.
             Ok(Cost { min_calls: n + 2, rounds: 2, busiest: n + 1, deployments: n })
+        }
+        Scenario::Charts => {
+            let n = count(&data["organization"]["deployments"])?;
+            // 1 /deployments, then n charts, all v1.
+            Ok(Cost { min_calls: n + 1, rounds: 2, busiest: n + 1, deployments: n })
         }
         Scenario::Usage => {
             let rows = count(&data["usageAggregates"]["nodes"])?;
@@ -198,7 +213,7 @@ mod tests {
 
     #[test]
     fn bodies_are_json() {
-        for s in [Scenario::Overview, Scenario::Dashboard, Scenario::Usage] {
+        for s in [Scenario::Overview, Scenario::Dashboard, Scenario::Charts, Scenario::Usage] {
             let v: Value = serde_json::from_slice(&body(s, "1")).unwrap();
             assert!(v["query"].as_str().unwrap().contains(op_name(s)));
         }
