@@ -23,9 +23,9 @@ mod context;
 mod error;
 mod flight;
 mod loaders;
-mod ordering;
 mod plan;
 mod query;
+mod response_shape;
 pub mod schema;
 
 use std::sync::Arc;
@@ -54,7 +54,7 @@ pub struct BillingGraph {
     services: Arc<Services>,
     flights: Arc<flight::Flights<async_graphql::Response>>,
     answers: Arc<flight::Flights<Answer>>,
-    field_types: Arc<ordering::FieldTypes>,
+    field_types: Arc<response_shape::FieldTypes>,
     /// Requests the planned executor has answered.
     planned: Arc<std::sync::atomic::AtomicU64>,
     /// Whole answers of complete responses, for repeats.
@@ -79,7 +79,7 @@ impl BillingGraph {
         });
         let schema = build_schema(&config);
         let validator = builder(&config).extension(validate::ValidateOnly).finish();
-        let field_types = Arc::new(ordering::FieldTypes::from_sdl(&schema.sdl()));
+        let field_types = Arc::new(response_shape::FieldTypes::of::<Query>());
         BillingGraph {
             schema,
             validator,
@@ -264,7 +264,7 @@ impl BillingGraph {
         let operation_name = request.operation_name.clone();
         let doc = request.parsed_query().map_err(|e| bounds::error(codes::GRAPHQL_PARSE_FAILED, e.message))?;
         bounds::check(doc, &limits)?;
-        let ty = ordering::operation(doc, operation_name.as_deref()).map(|op| op.node.ty);
+        let ty = response_shape::operation(doc, operation_name.as_deref()).map(|op| op.node.ty);
         request.data.insert(Checked);
         Ok(ty)
     }
@@ -328,8 +328,8 @@ impl BillingGraph {
             return (response, None);
         }
         add_field_error_codes(&mut response);
-        ordering::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
-        ordering::sort_errors(&mut response);
+        response_shape::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
+        response_shape::sort_errors(&mut response);
         (response, Some(state))
     }
 }
@@ -353,7 +353,7 @@ fn missing_variable(request: &mut async_graphql::Request) -> Option<ServerError>
     let operation_name = request.operation_name.clone();
     let variables = std::mem::take(&mut request.variables);
     let error = request.parsed_query().ok().and_then(|doc| {
-        let op = ordering::operation(doc, operation_name.as_deref())?;
+        let op = response_shape::operation(doc, operation_name.as_deref())?;
         required_variables(op, &variables).err()
     });
     request.variables = variables;
@@ -419,7 +419,7 @@ fn add_codes(response: &mut async_graphql::Response, code: impl Fn(&str) -> &'st
 fn fill_variable_defaults(request: &mut async_graphql::Request) {
     let operation_name = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else { return };
-    let Some(op) = ordering::operation(doc, operation_name.as_deref()) else { return };
+    let Some(op) = response_shape::operation(doc, operation_name.as_deref()) else { return };
     let defaults: Vec<_> = op
         .node
         .variable_definitions

@@ -250,7 +250,7 @@ pub(crate) fn compile(
     variables: &Variables,
     now: DateTime<Utc>,
 ) -> Option<Plan> {
-    let op = crate::ordering::operation(doc, operation_name)?;
+    let op = crate::response_shape::operation(doc, operation_name)?;
     if op.node.ty != OperationType::Query {
         return None;
     }

@@ -13,30 +13,27 @@ use std::collections::{HashMap, HashSet};
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, TypeKind,
-    TypeSystemDefinition,
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
+use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{Name, PathSegment, Positioned, Response, Value};
 
-/// Field types by object type and field, read once from the schema's SDL (async-graphql keeps
-/// its registry private outside extensions, and extensions cost a wrapper per field).
+/// Field types by object type and field (`"[Deployment!]!"`), read once from the registry
+/// async-graphql builds for the root type: the same registry `Schema::build` makes, so the types
+/// cannot drift from the schema's. (A finished `Schema` keeps its registry private outside
+/// extensions, and any extension costs a wrapper per field.)
 #[derive(Debug, Default)]
 pub(crate) struct FieldTypes(HashMap<String, HashMap<String, String>>);
 
 impl FieldTypes {
-    /// The object types' fields of an SDL document; empty if it does not parse.
-    pub(crate) fn from_sdl(sdl: &str) -> Self {
-        let Ok(doc) = async_graphql::parser::parse_schema(sdl) else {
-            return FieldTypes::default();
-        };
-        let objects = doc.definitions.into_iter().filter_map(|d| match d {
-            TypeSystemDefinition::Type(t) => match t.node.kind {
-                TypeKind::Object(o) => Some((
-                    t.node.name.node.to_string(),
-                    o.fields.into_iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node.to_string())).collect(),
-                )),
-                _ => None,
-            },
+    /// The object types' fields of the schema whose root query type is `Q`.
+    pub(crate) fn of<Q: async_graphql::ObjectType>() -> Self {
+        let mut registry = Registry::default();
+        Q::create_type_info(&mut registry);
+        let objects = registry.types.into_values().filter_map(|ty| match ty {
+            MetaType::Object { name, fields, .. } => {
+                Some((name, fields.into_values().map(|f| (f.name, f.ty)).collect()))
+            }
             _ => None,
         });
         FieldTypes(objects.collect())
@@ -324,6 +321,8 @@ impl<'d> Walk<'d> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
 
     use super::{FieldTypes, shape};
@@ -357,7 +356,7 @@ mod tests {
 
     async fn run(query: &str) -> String {
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
-        let types = FieldTypes::from_sdl(&schema.sdl());
+        let types = FieldTypes::of::<Query>();
         let doc = async_graphql::parser::parse_query(query).unwrap();
         let mut response = schema.execute(query).await;
         shape(&mut response, &doc, None, &types);
@@ -380,10 +379,30 @@ mod tests {
     }
 
     #[test]
-    fn field_types_come_from_the_sdl() {
-        let types = FieldTypes::from_sdl("type Query { a: [B!]! c: Int }\ntype B { d: String }");
-        assert_eq!(types.field("Query", "a"), Some("[B!]!"));
-        assert_eq!(types.field("B", "d"), Some("String"));
-        assert_eq!(types.field("B", "x"), None);
+    fn field_types_come_from_the_registry() {
+        let types = FieldTypes::of::<Query>();
+        assert_eq!(types.field("Query", "parent"), Some("Parent"));
+        assert_eq!(types.field("Query", "fine"), Some("Int!"));
+        assert_eq!(types.field("Parent", "nullable"), Some("Int"));
+        assert_eq!(types.field("Parent", "x"), None);
+    }
+
+    /// Every field of every object type of the gateway's own schema, as its SDL prints it.
+    #[test]
+    fn the_registry_agrees_with_the_sdl() {
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+        let types = FieldTypes::of::<crate::schema::Query>();
+        let doc = async_graphql::parser::parse_schema(crate::sdl()).unwrap();
+        let mut checked = 0;
+        for definition in doc.definitions {
+            let TypeSystemDefinition::Type(t) = definition else { continue };
+            let TypeKind::Object(o) = t.node.kind else { continue };
+            for f in o.fields {
+                let (object, field) = (t.node.name.node.as_str(), f.node.name.node.as_str());
+                assert_eq!(types.field(object, field), Some(f.node.ty.node.to_string().as_str()), "{object}.{field}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "only {checked} fields");
     }
 }
