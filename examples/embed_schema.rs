@@ -1,6 +1,8 @@
 //! Mounts the Billing Graph schema in someone else's axum app: their router keeps its own routes
-//! and adds a `POST /graphql` handler that reads the caller's credentials from the headers and
-//! calls `BillingGraph::execute`. No `billing-gateway` involved.
+//! and adds a `POST /graphql` handler built on `async-graphql-axum`, the integration every
+//! async-graphql user knows (`GraphQLRequest` in, `GraphQLResponse` out), reading the caller's
+//! credentials from the headers and calling `BillingGraph::execute`. No `billing-gateway`
+//! involved, and no glue: `BillingGraph` takes and gives async-graphql's own types.
 //!
 //! ```text
 //! cargo run -p billing-examples --example embed_schema
@@ -8,12 +10,14 @@
 //!
 //! It starts an embedded simulator for the upstreams, serves the app on an ephemeral port, sends
 //! one query to itself the way any client would (credentials in headers), prints the answer, and
-//! exits: non-zero if the query came back with errors.
+//! exits: non-zero if the query came back with errors. With `--serve` it keeps serving until
+//! Ctrl-C, for a look with curl or a conformance audit.
 
 #![allow(clippy::print_stdout)]
 
 use std::time::Duration;
 
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -32,16 +36,12 @@ struct AppState {
 
 /// `POST /graphql`: the caller's `Authorization` goes to Elastic only, its
 /// `X-Talkdesk-Authorization` to Talkdesk only; a field whose credential is missing fails alone.
-async fn graphql(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Json(request): Json<async_graphql::Request>,
-) -> Json<async_graphql::Response> {
+async fn graphql(State(app): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let credentials = Credentials::none()
         .with_elastic_header(header("authorization"))
         .with_talkdesk_header(header("x-talkdesk-authorization"));
-    Json(app.graph.execute(request, credentials).await)
+    app.graph.execute(request.into_inner(), credentials).await.into()
 }
 
 /// The host's router: its own routes, and the schema at `/graphql`.
@@ -87,6 +87,12 @@ async fn run() -> Result<bool, BoxError> {
             .await
     });
     println!("serving on {url} (GET / and /api/status are the host's own routes; POST /graphql is the schema)\n");
+    if std::env::args().any(|a| a == "--serve") {
+        tokio::signal::ctrl_c().await?;
+        let _ = stop.send(());
+        server.await??;
+        return Ok(true);
+    }
 
     // One query, as a client of the host app would send it.
     let ds = sim.dataset();
@@ -96,6 +102,7 @@ async fn run() -> Result<bool, BoxError> {
         ds.demo_org().id
     );
     println!("POST {url}/graphql\n{query}\n");
+    #[allow(clippy::disallowed_methods, reason = "the example's client of its own server")]
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?;
     let status = client.get(format!("{url}/api/status")).send().await?.error_for_status()?.text().await?;
     println!("GET {url}/api/status -> {status}\n");

@@ -50,6 +50,7 @@ pub fn config_for(base: &str) -> Config {
 }
 
 /// An HTTP client that never goes through a proxy from the environment.
+#[allow(clippy::disallowed_methods, reason = "a test's client of the simulator or the gateway")]
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }

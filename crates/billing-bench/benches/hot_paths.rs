@@ -31,6 +31,7 @@ impl Fixture {
     fn raw(&self, url: String) -> Vec<u8> {
         let key = &self.sim.dataset().credentials().elastic_demo_key;
         self.runtime.block_on(async {
+            #[allow(clippy::disallowed_methods, reason = "a client of the simulator for the bench")]
             let client = reqwest::Client::builder().build().unwrap();
             let r = client.get(url).header("authorization", format!("ApiKey {key}")).send().await.unwrap();
             r.bytes().await.unwrap().to_vec()

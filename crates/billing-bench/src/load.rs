@@ -32,6 +32,7 @@ impl Sample {
 
 /// The load client: no gzip (the baseline does not compress, so neither side should), a pool
 /// wide enough for every client.
+#[allow(clippy::disallowed_methods, reason = "the load generator is a client of the servers under test")]
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_gzip()

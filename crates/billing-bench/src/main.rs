@@ -9,6 +9,12 @@ mod load;
 mod scenario;
 mod soak;
 
+/// The gateway binary's allocator, so the gateway child runs as it does in production (and the
+/// baseline child on the same one). `--features system-allocator` measures glibc's instead.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use billing_gateway::{Config, Gateway, serve, shutdown_signal, telemetry};
 
+/// mimalloc: under a long load glibc's per-thread arenas kept freed memory, and RSS crept up while
+/// the heap stayed bounded; mimalloc returns it (BENCHMARKS.md, "Fault and load soak").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::from_env();

@@ -250,6 +250,10 @@ impl ExportClient {
             .enable_all()
             .build()
             .map_err(TracesError::Runtime)?;
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the OTLP exporter's client reaches the collector, not an upstream"
+        )]
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

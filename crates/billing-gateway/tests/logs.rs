@@ -61,6 +61,7 @@ impl Gateway {
     }
 
     async fn query(&self, request_id: &str) {
+        #[allow(clippy::disallowed_methods, reason = "a test's client of the gateway")]
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let response = client
             .post(format!("{}/graphql", self.url))

@@ -80,7 +80,8 @@ impl Transport {
         config: TransportConfig,
         inject: Option<Arc<dyn InjectHeaders>>,
     ) -> Result<Self, TransportError> {
-        // The one place a reqwest client is built (clippy.toml forbids the others).
+        // The one place an upstream client is built (clippy.toml forbids the others).
+        #[allow(clippy::disallowed_methods, reason = "this is the one place")]
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())

@@ -86,6 +86,7 @@ async fn stalls_hold_the_request_and_latency_delays_it() {
     let key = demo_key(&sim);
     let org = sim.dataset().demo_org().id.to_string();
     sim.push_faults(Some(V1_OVERVIEW), [Fault::Stall(Duration::from_secs(30))]);
+    #[allow(clippy::disallowed_methods, reason = "a test's client of the simulator")]
     let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
     let err = client.get(v1(&sim, &org, "")).header("authorization", &key).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
@@ -183,6 +184,7 @@ async fn random_stalls_hold_requests_past_a_clients_timeout() {
     let stall = FaultRates { timeout: 1.0, stall: Duration::from_secs(30), ..FaultRates::none() };
     let sim = billing_sim::spawn(SimConfig { faults: stall, ..config() }).await.unwrap();
     let org = sim.dataset().demo_org().id.to_string();
+    #[allow(clippy::disallowed_methods, reason = "a test's client of the simulator")]
     let client = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
     for _ in 0..3 {
         let err = client.get(v1(&sim, &org, RANGE)).header("authorization", demo_key(&sim)).send().await.unwrap_err();

@@ -22,6 +22,7 @@ pub async fn start() -> SimHandle {
 
 /// A plain client. The simulator's tests speak raw HTTP and cannot use billing-http's transport,
 /// whose own tests run against this simulator.
+#[allow(clippy::disallowed_methods, reason = "a test's client of the simulator or the gateway")]
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
