@@ -26,9 +26,38 @@ pub(super) struct Fetched {
     pub(super) overview: Answers<V1Overview>,
     pub(super) deployments: Answers<V1Deployments>,
     pub(super) charts: Answers<V1Charts>,
-    pub(super) instances: Answers<V2Instances>,
+    /// Set once the round that fetches them is over (it runs beside the first charts).
+    pub(super) instances: tokio::sync::OnceCell<Answers<V2Instances>>,
     pub(super) slices: HashMap<Slice, SliceAnswer>,
     pub(super) totals: Answers<UsagePageQuery>,
+}
+
+impl Fetched {
+    /// The v2 instances answers; empty before their round is over (never read then: the
+    /// writers wait for it).
+    pub(super) fn instances(&self) -> &Answers<V2Instances> {
+        static NONE: std::sync::LazyLock<Answers<V2Instances>> = std::sync::LazyLock::new(HashMap::new);
+        self.instances.get().unwrap_or(&NONE)
+    }
+}
+
+/// The instances calls still to make, taken by whichever writer needs them first.
+type PendingInstances = std::sync::Mutex<Option<Answers<V2Instances>>>;
+
+/// Makes the pending instances calls once, and gives their answers.
+async fn instances_ready<'f>(
+    state: &RequestState,
+    fetched: &'f Fetched,
+    pending: &PendingInstances,
+) -> &'f Answers<V2Instances> {
+    fetched
+        .instances
+        .get_or_init(|| async {
+            let mut wants = pending.lock().ok().and_then(|mut p| p.take()).unwrap_or_default();
+            fetch_all(state, &mut wants).await;
+            wants
+        })
+        .await
 }
 
 pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as Query>::Output>>>;
@@ -90,31 +119,35 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
             want(&mut totals, slice.total_query());
         }
     }
-    futures::join!(fetch_all(state, &mut instances), fetch_all(state, &mut totals));
-    fetched.instances = instances;
-    fetched.totals = totals;
-
     // Round 2, deployment by deployment: each deployments field with charts is written on its
     // own, its deployments' chart calls made a window at a time and in order, so a deployment's
-    // answers are dropped once it is written: memory holds a window, not the organization.
+    // answers are dropped once it is written: memory holds a window, not the organization. The
+    // instances and totals of round 2 are fetched beside the first window, not before it.
+    let pending: PendingInstances = std::sync::Mutex::new(Some(instances));
     let mut fragments = Fragments::new();
     let mut kept = Kept::new(plan, &fetched);
-    for node in &plan.root {
-        let RootField::Organization(Ok(org), fields) = &node.field else { continue };
-        for field in fields {
-            let Some((range, dfields, only)) = deployments_field(&field.field) else { continue };
-            if !dfields.iter().any(|n| matches!(n.field, DeploymentField::Charts(Ok(_), ..))) {
-                continue;
+    let render = async {
+        for node in &plan.root {
+            let RootField::Organization(Ok(org), fields) = &node.field else { continue };
+            for field in fields {
+                let Some((range, dfields, only)) = deployments_field(&field.field) else { continue };
+                if !dfields.iter().any(|n| matches!(n.field, DeploymentField::Charts(Ok(_), ..))) {
+                    continue;
+                }
+                if !matches!(fetched.deployments.get(&V1Deployments { org: org.clone(), range }), Some(Ok(_))) {
+                    continue;
+                }
+                let path = vec![PathSegment::Field(node.key.to_string()), PathSegment::Field(field.key.to_string())];
+                let scope = Scope { org, range, only, fields: dfields };
+                let fragment = render_deployments(state, &fetched, &pending, &mut kept, scope, path).await;
+                fragments.insert(std::ptr::from_ref(field) as usize, fragment);
             }
-            if !matches!(fetched.deployments.get(&V1Deployments { org: org.clone(), range }), Some(Ok(_))) {
-                continue;
-            }
-            let path = vec![PathSegment::Field(node.key.to_string()), PathSegment::Field(field.key.to_string())];
-            let fragment =
-                render_deployments(state, &fetched, &mut kept, Scope { org, range, only, fields: dfields }, path).await;
-            fragments.insert(std::ptr::from_ref(field) as usize, fragment);
         }
-    }
+        // No deployments field with charts: the instances round on its own.
+        instances_ready(state, &fetched, &pending).await;
+    };
+    futures::join!(render, fetch_all(state, &mut totals));
+    fetched.totals = totals;
 
     let mut writer = Writer::new(&fetched, &fragments);
     writer.response(plan);
@@ -219,6 +252,7 @@ const WINDOW: usize = 64;
 async fn render_deployments(
     state: &RequestState,
     fetched: &Fetched,
+    pending: &PendingInstances,
     kept: &mut Kept,
     scope: Scope<'_>,
     path: Vec<PathSegment>,
@@ -255,7 +289,9 @@ async fn render_deployments(
     if scope.only.is_none() {
         writer.open_list();
     }
-    while let Some(charts) = answers.next().await {
+    // The first window's charts and the instances round at once; nothing is written before both.
+    let (mut next, _) = futures::join!(answers.next(), instances_ready(state, fetched, pending));
+    while let Some(charts) = next {
         for (q, answer) in &charts {
             kept.keep(q, answer);
         }
@@ -266,6 +302,7 @@ async fn render_deployments(
             writer.deployment(scope.org, scope.range, d, scope.fields, &charts);
         }
         index += 1;
+        next = answers.next().await;
     }
     if scope.only.is_none() {
         writer.close_list();

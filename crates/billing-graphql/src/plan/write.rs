@@ -298,7 +298,7 @@ impl<'f> Writer<'f> {
                 }
             }),
             DeploymentField::LineItems(fields) => w.at(&node.key, |w| {
-                match got(&fetched.instances, &V2Instances { org: org.clone(), range }) {
+                match got(fetched.instances(), &V2Instances { org: org.clone(), range }) {
                     Err(e) => w.fail(node.pos, e),
                     Ok(instances) => {
                         // The resolvers' own conversion, so the values are theirs.
