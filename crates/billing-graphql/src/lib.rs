@@ -169,12 +169,14 @@ impl BillingGraph {
     ) -> async_graphql::Response {
         let request = request.into();
         if !self.services.config.cache.enabled {
-            return self.run(request, credentials).await;
+            return billing_http::with_deadline(self.calls_deadline(), self.run(request, credentials)).await;
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
         let graph = self.clone();
         let start = move || {
-            Box::pin(async move { graph.run(request, credentials).await }) as futures::future::BoxFuture<'static, _>
+            Box::pin(async move {
+                billing_http::with_deadline(graph.calls_deadline(), graph.run(request, credentials)).await
+            }) as futures::future::BoxFuture<'static, _>
         };
         let shared = self.flights.run(key, self.services.config.limits.execution_timeout, start).await;
         // A request that shared with nobody owns the answer; the others get a copy.
@@ -192,7 +194,7 @@ impl BillingGraph {
     pub async fn execute_json(&self, request: impl Into<async_graphql::Request>, credentials: Credentials) -> Answer {
         let request = request.into();
         if !self.services.config.cache.enabled {
-            return self.run_json(request, credentials).await.0;
+            return billing_http::with_deadline(self.calls_deadline(), self.run_json(request, credentials)).await.0;
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
         if let Some(answer) = self.answer_cache.get(&key).await {
@@ -202,13 +204,22 @@ impl BillingGraph {
         let graph = self.clone();
         let start = move || {
             Box::pin(async move {
-                let (answer, closed) = graph.run_json(request, credentials).await;
+                let run = graph.run_json(request, credentials);
+                let (answer, closed) = billing_http::with_deadline(graph.calls_deadline(), run).await;
                 graph.answer_cache.put(key, &answer, closed).await;
                 answer
             }) as futures::future::BoxFuture<'static, _>
         };
         let shared = self.answers.run(key, self.services.config.limits.execution_timeout, start).await;
         Arc::unwrap_or_clone(shared)
+    }
+
+    /// When the upstream calls of an execution starting now must end: a tenth of the execution's
+    /// time before it does, so a call that would outlive the request fails alone (a timeout on
+    /// its field, the rest of the answer kept) and the answer is still written in time.
+    fn calls_deadline(&self) -> std::time::Instant {
+        let time = self.services.config.limits.execution_timeout;
+        std::time::Instant::now() + time.saturating_sub(time / 10)
     }
 
     /// Runs a request on the planned executor when it covers it, else on async-graphql's path;

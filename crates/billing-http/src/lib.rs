@@ -35,6 +35,7 @@ mod base_url;
 mod clock;
 mod config;
 mod credentials;
+mod deadline;
 mod elastic;
 mod endpoint;
 mod error;
@@ -49,6 +50,7 @@ pub use config::{Limit, TransportConfig};
 pub use credentials::{
     CredentialError, ElasticCredentials, ElasticScheme, TalkdeskAuth, TalkdeskClientCredentials, TalkdeskToken,
 };
+pub use deadline::with_deadline;
 pub use elastic::v1::ElasticBillingV1;
 pub use elastic::v2::ElasticBillingV2;
 pub use endpoint::{Endpoint, Upstream, endpoints};

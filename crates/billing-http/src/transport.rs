@@ -111,13 +111,20 @@ impl Transport {
     ///
     /// The only `POST` is the OAuth client-credentials grant: repeating it only issues another
     /// token, so it is retried like a `GET`.
+    ///
+    /// The call ends by the policy's deadline, or by the caller's ([`crate::with_deadline`])
+    /// when that comes first.
     pub(crate) async fn send<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
-        let policy = &self.inner.config.retry;
         let started = Instant::now();
+        let mut policy = self.inner.config.retry.clone();
+        if let Some(caller) = crate::deadline::current() {
+            policy.deadline = policy.deadline.min(caller.saturating_duration_since(started));
+        }
+        let policy = &policy;
         let attempts = AtomicU32::new(0);
         let result = (|| {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(call, attempt, started)
+            self.attempt(call, attempt, started, policy.deadline)
         })
         .retry(policy.backoff())
         .sleep(tokio::time::sleep)
@@ -140,7 +147,13 @@ impl Transport {
         result.map_err(|e| e.with_attempts(attempts.load(Ordering::Relaxed)))
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, call: &Call, attempt: u32, started: Instant) -> Result<T, Error> {
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        attempt: u32,
+        started: Instant,
+        deadline: Duration,
+    ) -> Result<T, Error> {
         let endpoint = call.endpoint;
         let limiter = &self.inner.limiters[endpoint.upstream.index()];
         // Waiting for the rate limit and a slot counts against the call's deadline like the
@@ -158,7 +171,11 @@ impl Transport {
             // The semaphore is never closed, so acquiring only waits.
             limiter.slots.acquire().await.map_err(|_| Error::new(ErrorKind::Build, endpoint))
         };
-        let left = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
+        let left = deadline.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            // The caller's time is up: nothing is sent.
+            return Err(Error::new(ErrorKind::Timeout, endpoint).with_message("the caller's deadline passed"));
+        }
         let permit = match tokio::time::timeout(left, queue).await {
             Ok(permit) => permit?,
             Err(_) => {
@@ -167,7 +184,7 @@ impl Transport {
             }
         };
 
-        let remaining = self.inner.config.retry.deadline.saturating_sub(started.elapsed());
+        let remaining = deadline.saturating_sub(started.elapsed());
         let timeout = self.inner.config.request_timeout.min(remaining).max(Duration::from_millis(1));
         let span = tracing::debug_span!(
             "upstream_call",

@@ -74,6 +74,15 @@ pub async fn run(graph: &BillingGraph, creds: Credentials, query: &str) -> (Valu
     (json["data"].clone(), errors)
 }
 
+/// Runs a query through `execute_json` (the planned executor where it covers the document);
+/// returns `data` and `errors` as JSON.
+pub async fn run_json(graph: &BillingGraph, creds: Credentials, query: &str) -> (Value, Vec<Value>) {
+    let answer = graph.execute_json(query, creds).await;
+    let json: Value = serde_json::from_slice(answer.body()).unwrap();
+    let errors = json.get("errors").and_then(Value::as_array).cloned().unwrap_or_default();
+    (json["data"].clone(), errors)
+}
+
 /// Runs a query that must succeed.
 pub async fn data(graph: &BillingGraph, creds: Credentials, query: &str) -> Value {
     let (data, errors) = run(graph, creds, query).await;
