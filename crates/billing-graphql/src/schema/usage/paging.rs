@@ -169,7 +169,7 @@ mod tests {
         // The window runs past the rows: only the pages that hold rows.
         assert_eq!(w.rest(250, Some(600)), Rest::Pages(2..=2));
         // The first page is enough.
-        let Rest::Pages(none) = (Window { offset: 0, first: 10 }.rest(250, Some(11))) else { panic!("pages") };
+        let Rest::Pages(none) = Window { offset: 0, first: 10 }.rest(250, Some(11)) else { panic!("pages") };
         assert!(none.is_empty());
     }
 
