@@ -142,10 +142,8 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     if lookup == Lookup::Hit {
         state.meter.hit();
     }
-    if let Ok(output) = &result {
-        if let Some((list, org, size)) = q.list_size(output) {
-            state.services.sizes.remember(credential, list, org, size);
-        }
+    if let Some((list, org, size)) = result.as_ref().ok().and_then(|output| q.list_size(output)) {
+        state.services.sizes.remember(credential, list, org, size);
     }
     span.record(
         "cache",

@@ -64,9 +64,7 @@ async fn run_as(
 
 /// A schema with the cache on, the planned executor on or off.
 fn graph_for(sim: &SimHandle, planned: bool) -> BillingGraph {
-    let mut config = SchemaConfig::default();
-    config.planned = planned;
-    graph(sim, config)
+    graph(sim, SchemaConfig { planned, ..SchemaConfig::default() })
 }
 
 /// Asserts the estimate (now and cold) equals what the request made and the simulator saw.
@@ -189,8 +187,7 @@ async fn over_the_budget_is_refused_before_any_call() {
     let query =
         format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} deployments {{ charts {{ bucketing }} }} }} }}"#);
     for planned in [true, false] {
-        let mut config = SchemaConfig::default();
-        config.planned = planned;
+        let mut config = SchemaConfig { planned, ..SchemaConfig::default() };
         config.limits.upstream_calls = 5;
         let graph = graph(&sim, config);
         let (json, kind, seen) = run(&graph, &sim, &query, CostOptions::default()).await;
@@ -282,4 +279,45 @@ async fn fields_without_their_credential_cost_nothing() {
         assert!(seen.is_empty());
         assert_eq!(json["extensions"]["cost"]["estimated"]["cold"]["calls"], json!(0), "{json:#}");
     }
+}
+
+/// `schema.graphql` prices fields as the estimate does: each object type weighs nothing, each
+/// field whose description names the endpoint it calls weighs one call, and the lists of
+/// deployments and instances are assumed the estimate's size.
+#[test]
+fn the_sdl_directives_say_what_the_estimate_counts() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let sdl = billing_graphql::sdl();
+    let doc = async_graphql::parser::parse_schema(&sdl).unwrap();
+    let weight = |directives: &[async_graphql::Positioned<async_graphql::parser::types::ConstDirective>]| {
+        directives.iter().find(|d| d.node.name.node == "cost").and_then(|d| {
+            d.node.get_argument("weight").map(|w| w.node.clone().into_json().unwrap().as_str().unwrap().to_owned())
+        })
+    };
+    let mut calling = Vec::new();
+    for definition in &doc.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else { continue };
+        let TypeKind::Object(object) = &ty.node.kind else { continue };
+        let name = ty.node.name.node.as_str();
+        if name != "Query" {
+            assert_eq!(weight(&ty.node.directives).as_deref(), Some("0"), "type {name}");
+        }
+        for field in &object.fields {
+            let f = &field.node;
+            let describes_a_call = f.description.as_ref().is_some_and(|d| d.node.contains("`GET "))
+                || (name, f.name.node.as_str()) == ("Organization", "deployment");
+            let expected = describes_a_call.then_some("1");
+            assert_eq!(weight(&f.directives).as_deref(), expected, "{name}.{}", f.name.node);
+            if describes_a_call {
+                calling.push(format!("{name}.{}", f.name.node));
+            }
+            let size = f.directives.iter().find(|d| d.node.name.node == "listSize").and_then(|d| {
+                d.node.get_argument("assumedSize").map(|s| s.node.clone().into_json().unwrap().as_u64().unwrap())
+            });
+            if ["deployments", "instances"].contains(&f.name.node.as_str()) {
+                assert_eq!(size, Some(u64::from(billing_graphql::ASSUMED_LIST_SIZE)), "{name}.{}", f.name.node);
+            }
+        }
+    }
+    assert_eq!(calling.len(), 15, "{calling:#?}");
 }

@@ -60,6 +60,7 @@ impl From<UsageOrderBy> for UsageOrder {
 /// An account's usage of one product in one month (Talkdesk `GET /express/usage/month`).
 /// Amounts are in `currency`.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct UsageAggregate {
     /// The record id (32 hex characters).
     pub id: ID,
@@ -148,6 +149,7 @@ pub struct UsageAggregateConnection {
 
 /// An edge: a usage aggregate and its cursor.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct UsageAggregateEdge {
     /// Pass as `after` to continue after this row.
     pub cursor: String,
@@ -157,6 +159,7 @@ pub struct UsageAggregateEdge {
 
 /// Relay paging information.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct PageInfo {
     /// Whether rows follow this page.
     pub has_next_page: bool,
@@ -179,7 +182,7 @@ fn parse_cursor(c: &str) -> Result<usize> {
 }
 
 /// A page of Talkdesk usage aggregates (a Relay connection).
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl UsageAggregateConnection {
     /// The rows with their cursors.
     async fn edges(&self) -> Vec<UsageAggregateEdge> {
