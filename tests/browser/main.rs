@@ -318,6 +318,17 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     assert!(states.values().all(|s| s == "ready"), "{states:?}");
     let (cold, cold_by_endpoint) = upstream_calls(&server);
     assert_eq!(graphql_requests(&page, &origin), 4, "one request per panel");
+    // The page prints what the refresh cost, from the answers' `extensions.cost`: the billing
+    // calls the simulator counted (the Talkdesk token request is not one).
+    let cost_shown = "document.querySelector('#refresh-cost [data-field=calls]') !== null";
+    page.wait_for(cost_shown, WAIT).await;
+    let token_calls = cold_by_endpoint.get(endpoints::TALKDESK_TOKEN).copied().unwrap_or(0);
+    let shown = |field: &'static str| {
+        let page = &page;
+        async move { text(page, &format!("#refresh-cost [data-field={field}]")).await.parse::<u64>().unwrap() }
+    };
+    assert_eq!(shown("calls").await, cold - token_calls, "{cold_by_endpoint:#?}");
+    assert!(shown("cold").await > 0);
 
     // The defaults: the demo organization and the last full month.
     let org = server.gateway.demo().unwrap().organization_id.clone();
@@ -499,6 +510,9 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     let states = settled(&page).await;
     assert!(states.values().all(|s| s == "ready"), "{states:?}");
     let (warm, warm_by_endpoint) = upstream_calls(&server);
+    page.wait_for(cost_shown, WAIT).await;
+    assert_eq!(shown("calls").await, 0, "a warm refresh costs no call");
+    assert!(shown("cache-hits").await >= cold - token_calls, "every answer it used came from the cache");
 
     assert_clean(&page, &origin);
     browser.close().await;
