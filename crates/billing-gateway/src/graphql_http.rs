@@ -544,4 +544,23 @@ mod tests {
         assert_eq!(p.query.as_deref(), Some("{ a }"));
         assert_eq!(p.variables.unwrap()["x"], 1);
     }
+
+    #[test]
+    fn cost_options_come_from_the_headers_or_the_query_string() {
+        let with = |name: &'static str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        let none = HeaderMap::new();
+        assert_eq!(cost_options(&none, None), CostOptions { dry_run: false, report: true });
+        assert!(cost_options(&with(DRY_RUN, "1"), None).dry_run);
+        assert!(cost_options(&with(DRY_RUN, "true"), None).dry_run);
+        assert!(!cost_options(&with(DRY_RUN, "0"), None).dry_run);
+        assert!(cost_options(&none, Some("query=%7Ba%7D&dryRun=1")).dry_run);
+        assert!(cost_options(&none, Some("X-Billing-Dry-Run=1")).dry_run);
+        assert!(!cost_options(&none, Some("dryRun=no")).dry_run);
+        assert!(!cost_options(&with(COST_REPORT, "off"), None).report);
+        assert!(cost_options(&with(COST_REPORT, "on"), None).report);
+    }
 }

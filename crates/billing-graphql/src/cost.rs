@@ -236,6 +236,11 @@ impl Sizes {
     }
 }
 
+/// The most distinct calls an estimate enumerates: aliased lists of a large organization could
+/// otherwise ask it to list millions of per-member calls. Past it the estimate stops counting,
+/// far over any budget, so the work stays bounded whatever the document.
+const MAX_COUNTED: usize = 100_000;
+
 /// The names of the remembered lists.
 pub(crate) const DEPLOYMENTS: &str = "Organization.deployments";
 pub(crate) const INSTANCES: &str = "Organization.instances";
@@ -410,6 +415,7 @@ fn list_size(
 /// a `?`), so never cached, and shared by every field that lists the same organization and
 /// range, as the real calls would be.
 fn placeholders(range: Range, size: u32) -> Vec<String> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_COUNTED);
     (0..size).map(|i| format!("?{range:?}#{i}")).collect()
 }
 
@@ -436,6 +442,9 @@ impl DeploymentsWant {
             out.insert(Call::of(&V2Instances { org: org.clone(), range: self.range }, now));
         }
         for id in ids {
+            if out.len() >= MAX_COUNTED {
+                return;
+            }
             let deployment = DeploymentId::from(id.as_str());
             for (own, bucketing) in &self.charts {
                 let range = own.unwrap_or(self.range);
@@ -472,6 +481,9 @@ struct InstancesWant {
 impl InstancesWant {
     fn calls(&self, ids: &[String], now: DateTime<Utc>, out: &mut HashSet<Call>) {
         for id in ids {
+            if out.len() >= MAX_COUNTED {
+                return;
+            }
             let instance = InstanceId::from(id.as_str());
             if self.products {
                 let q = V2InstanceItems { org: self.org.clone(), instance: instance.clone(), range: self.range };
