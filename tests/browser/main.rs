@@ -273,9 +273,13 @@ async fn graphiql_renders_offline_runs_the_example_and_browses_the_docs() {
     // Equal as JSON values: GraphiQL prints 0.0 as 0.
     let answer = server.query(&example, &[]).await.json();
     assert!(
-        numbers_as_floats(&shown) == numbers_as_floats(&answer),
+        numbers_as_floats(&shown["data"]) == numbers_as_floats(&answer["data"]),
         "GraphiQL shows {shown}, /graphql answers {answer}"
     );
+    // And the price: GraphiQL's run was cold; the same query again is served by the cache.
+    let calls = |v: &Value| v["extensions"]["cost"]["actual"]["calls"].as_u64().unwrap();
+    assert!(calls(&shown) > 0, "{shown:#}");
+    assert_eq!(calls(&answer), 0, "{answer:#}");
     assert!(shown["data"]["organization"]["costs"]["total"].as_f64().unwrap() > 0.0);
 
     // The Docs explorer reads the schema by introspection: Query, then its fields.
