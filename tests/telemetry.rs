@@ -376,6 +376,14 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     let server = Server::start(config).await;
     let auth = support::elastic_auth(&sim);
     let org = sim.dataset().demo_org().id.to_string();
+    // First, an estimate that was low: the organization's deployments unseen, assumed 20, and
+    // it has more, each wanting its chart; the budget refuses the rest, and the miss is counted.
+    let low = format!(
+        r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ charts {{ bucketing }} }} }} }}"#
+    );
+    let reply = server.query(&low, &[("authorization", &auth)]).await;
+    assert!(reply.error_codes().iter().all(|c| c == "UPSTREAM_BUDGET_EXCEEDED"), "{}", reply.text);
+
     let three =
         format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} deployments {{ name }} instances {{ id }} }} }}"#);
     let reply = server.query(&three, &[("authorization", &auth)]).await;
@@ -422,6 +430,7 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     );
     assert!(counter("billing_upstream_requests_total", &[("upstream", "elastic_v1"), ("status", "200")]) >= 2.0);
     assert!(counter("billing_upstream_budget_refusals_total", &[]) >= 1.0);
+    assert!(counter("billing_cost_estimate_misses_total", &[]) >= 1.0);
     assert!(counter("billing_upstream_rate_limit_waits_total", &[("upstream", "elastic_v1")]) >= 1.0);
     assert!(counter("billing_cache_requests_total", &[("result", "miss")]) >= 2.0);
     assert!(counter("billing_upstream_retries_total", &[("upstream", "elastic_v1"), ("cause", "503")]) >= 1.0);
