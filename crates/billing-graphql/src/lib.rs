@@ -339,7 +339,7 @@ impl BillingGraph {
                 return (Answer::new(body, kind).with_cost(report), state.all_closed());
             }
         }
-        let (response, state) = self.run_with_state(request, credentials, true).await;
+        let (response, state) = self.run_with_state(request, credentials).await;
         let report = report(state.as_ref().map(|s| s.meter.actual()));
         (Answer::from_response(&response).with_cost(report), state.is_some_and(|s| s.all_closed()))
     }
@@ -387,28 +387,39 @@ impl BillingGraph {
     ///
     /// The checks and the response pass run here rather than as async-graphql extensions: any
     /// extension makes async-graphql wrap the resolution of every field.
-    async fn run(&self, request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
-        self.run_with_state(request, credentials, false).await.0
+    /// The response carries `extensions.cost`, as [`execute_json`](Self::execute_json)'s do.
+    async fn run(&self, mut request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
+        if let Err(error) = self.ensure_checked(&mut request) {
+            return async_graphql::Response::from_errors(vec![error]);
+        }
+        fill_variable_defaults(&mut request);
+        let estimate = self.estimate(&mut request, &credentials, Utc::now()).await;
+        let (mut response, actual) = if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate
+        {
+            (async_graphql::Response::from_errors(self.too_expensive(request, &estimate).await), None)
+        } else {
+            let (response, state) = self.run_with_state(request, credentials).await;
+            (response, state.map(|s| s.meter.actual()))
+        };
+        let report = CostReport { estimated: estimate, actual: actual.clone().unwrap_or_default() };
+        if actual.is_some() {
+            report.record();
+        }
+        if let Ok(value) = async_graphql::to_value(&report) {
+            response.extensions.insert("cost".to_owned(), value);
+        }
+        response
     }
 
-    /// [`run`](Self::run), and the request's state when it got as far as executing. `priced`:
-    /// the caller has held the request's estimate against its budget already.
+    /// Executes a checked and priced request, and gives its state when it got as far as
+    /// executing.
     async fn run_with_state(
         &self,
         mut request: async_graphql::Request,
         credentials: Credentials,
-        priced: bool,
     ) -> (async_graphql::Response, Option<Arc<RequestState>>) {
         if let Err(error) = self.ensure_checked(&mut request) {
             return (async_graphql::Response::from_errors(vec![error]), None);
-        }
-        if !priced {
-            fill_variable_defaults(&mut request);
-            let estimate = self.estimate(&mut request, &credentials, Utc::now()).await;
-            if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate {
-                let errors = self.too_expensive(request, &estimate).await;
-                return (async_graphql::Response::from_errors(errors), None);
-            }
         }
         // The check parsed it: this is the request's own parse, kept for execution.
         let doc = match request.parsed_query() {

@@ -321,3 +321,16 @@ fn the_sdl_directives_say_what_the_estimate_counts() {
     }
     assert_eq!(calling.len(), 15, "{calling:#?}");
 }
+
+/// `execute`, the response-tree API, reports the same cost in its response's extensions.
+#[tokio::test]
+async fn execute_reports_the_cost_too() {
+    let sim = sim().await;
+    for query in query_files() {
+        let graph = graph_for(&sim, true);
+        sim.reset_stats();
+        let response = graph.execute(query.as_str(), demo(&sim)).await;
+        let json = serde_json::to_value(&response).unwrap();
+        exact(&query, &json, &sim_calls(&sim));
+    }
+}
