@@ -14,7 +14,7 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use billing_gateway::telemetry::{DURATION_BUCKETS, Traces};
+use billing_gateway::telemetry::{CALL_BUCKETS, DURATION_BUCKETS, Traces};
 use billing_sim::Latency;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -316,6 +316,16 @@ fn parse_labels<'a>(mut rest: &'a str, labels: &mut BTreeMap<String, String>) ->
 /// Checks every series of a histogram: the configured buckets and `+Inf`, cumulative counts,
 /// `+Inf` equal to `_count`, and a `_sum`. Returns the label sets of its series.
 fn check_histogram(types: &BTreeMap<String, String>, samples: &[Sample], name: &str) -> Vec<BTreeMap<String, String>> {
+    check_histogram_of(types, samples, name, DURATION_BUCKETS)
+}
+
+/// [`check_histogram`] with these buckets.
+fn check_histogram_of(
+    types: &BTreeMap<String, String>,
+    samples: &[Sample],
+    name: &str,
+    bucket_bounds: &[f64],
+) -> Vec<BTreeMap<String, String>> {
     assert_eq!(types.get(name).map(String::as_str), Some("histogram"), "{name} is not a histogram");
     // Each series (its labels but `le`) and its buckets: (`le`, count).
     type Series = BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>>;
@@ -326,7 +336,7 @@ fn check_histogram(types: &BTreeMap<String, String>, samples: &[Sample], name: &
         series.entry(key).or_default().push((le, s.value));
     }
     assert!(!series.is_empty(), "{name} has no series");
-    let mut expected: Vec<f64> = DURATION_BUCKETS.to_vec();
+    let mut expected: Vec<f64> = bucket_bounds.to_vec();
     expected.push(f64::INFINITY);
     for (labels, mut buckets) in series.clone() {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -343,7 +353,9 @@ fn check_histogram(types: &BTreeMap<String, String>, samples: &[Sample], name: &
                 .value
         };
         assert_eq!(find("count"), buckets.last().unwrap().1, "{name}{labels:?}: +Inf is the count");
-        assert!(find("sum") >= 0.0);
+        // A histogram whose buckets go below zero may sum below zero.
+        let floor = if bucket_bounds.first().is_some_and(|b| *b < 0.0) { f64::NEG_INFINITY } else { 0.0 };
+        assert!(find("sum") >= floor && find("sum").is_finite());
     }
     series.into_keys().map(|k| k.into_iter().collect()).collect()
 }
@@ -359,9 +371,19 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     // One upstream call per second (the second waits), two calls per request, and retries.
     config.upstream_rps = 1;
     config.upstream_budget = 2;
+    // Measured, not enforced: the in-flight budget is what this request meets.
+    config.no_cost_enforcement = true;
     let server = Server::start(config).await;
     let auth = support::elastic_auth(&sim);
     let org = sim.dataset().demo_org().id.to_string();
+    // First, an estimate that was low: the organization's deployments unseen, assumed 20, and
+    // it has more, each wanting its chart; the budget refuses the rest, and the miss is counted.
+    let low = format!(
+        r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ charts {{ bucketing }} }} }} }}"#
+    );
+    let reply = server.query(&low, &[("authorization", &auth)]).await;
+    assert!(reply.error_codes().iter().all(|c| c == "UPSTREAM_BUDGET_EXCEEDED"), "{}", reply.text);
+
     let three =
         format!(r#"{{ organization(id: "{org}") {{ costs {{ total }} deployments {{ name }} instances {{ id }} }} }}"#);
     let reply = server.query(&three, &[("authorization", &auth)]).await;
@@ -390,6 +412,11 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
             && l.get("status").map(String::as_str) == Some("200")),
         "{upstream:?}"
     );
+    // What each request cost in upstream calls, estimated and made, and the difference (whose
+    // buckets go below zero).
+    for name in ["billing_cost_estimated_calls", "billing_cost_actual_calls", "billing_cost_estimate_error_calls"] {
+        check_histogram_of(&types, &samples, name, CALL_BUCKETS);
+    }
     let counter = |name: &str, labels: &[(&str, &str)]| {
         assert_eq!(types.get(name).map(String::as_str), Some("counter"), "{name}");
         samples
@@ -403,6 +430,7 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     );
     assert!(counter("billing_upstream_requests_total", &[("upstream", "elastic_v1"), ("status", "200")]) >= 2.0);
     assert!(counter("billing_upstream_budget_refusals_total", &[]) >= 1.0);
+    assert!(counter("billing_cost_estimate_misses_total", &[]) >= 1.0);
     assert!(counter("billing_upstream_rate_limit_waits_total", &[("upstream", "elastic_v1")]) >= 1.0);
     assert!(counter("billing_cache_requests_total", &[("result", "miss")]) >= 2.0);
     assert!(counter("billing_upstream_retries_total", &[("upstream", "elastic_v1"), ("cause", "503")]) >= 1.0);

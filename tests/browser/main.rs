@@ -273,9 +273,13 @@ async fn graphiql_renders_offline_runs_the_example_and_browses_the_docs() {
     // Equal as JSON values: GraphiQL prints 0.0 as 0.
     let answer = server.query(&example, &[]).await.json();
     assert!(
-        numbers_as_floats(&shown) == numbers_as_floats(&answer),
+        numbers_as_floats(&shown["data"]) == numbers_as_floats(&answer["data"]),
         "GraphiQL shows {shown}, /graphql answers {answer}"
     );
+    // And the price: GraphiQL's run was cold; the same query again is served by the cache.
+    let calls = |v: &Value| v["extensions"]["cost"]["actual"]["calls"].as_u64().unwrap();
+    assert!(calls(&shown) > 0, "{shown:#}");
+    assert_eq!(calls(&answer), 0, "{answer:#}");
     assert!(shown["data"]["organization"]["costs"]["total"].as_f64().unwrap() > 0.0);
 
     // The Docs explorer reads the schema by introspection: Query, then its fields.
@@ -318,6 +322,17 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     assert!(states.values().all(|s| s == "ready"), "{states:?}");
     let (cold, cold_by_endpoint) = upstream_calls(&server);
     assert_eq!(graphql_requests(&page, &origin), 4, "one request per panel");
+    // The page prints what the refresh cost, from the answers' `extensions.cost`: the billing
+    // calls the simulator counted (the Talkdesk token request is not one).
+    let cost_shown = "document.querySelector('#refresh-cost [data-field=calls]') !== null";
+    page.wait_for(cost_shown, WAIT).await;
+    let token_calls = cold_by_endpoint.get(endpoints::TALKDESK_TOKEN).copied().unwrap_or(0);
+    let shown = |field: &'static str| {
+        let page = &page;
+        async move { text(page, &format!("#refresh-cost [data-field={field}]")).await.parse::<u64>().unwrap() }
+    };
+    assert_eq!(shown("calls").await, cold - token_calls, "{cold_by_endpoint:#?}");
+    assert!(shown("cold").await > 0);
 
     // The defaults: the demo organization and the last full month.
     let org = server.gateway.demo().unwrap().organization_id.clone();
@@ -499,6 +514,9 @@ async fn dashboard_shows_the_graphql_answers_and_opens_a_deployment() {
     let states = settled(&page).await;
     assert!(states.values().all(|s| s == "ready"), "{states:?}");
     let (warm, warm_by_endpoint) = upstream_calls(&server);
+    page.wait_for(cost_shown, WAIT).await;
+    assert_eq!(shown("calls").await, 0, "a warm refresh costs no call");
+    assert!(shown("cache-hits").await >= cold - token_calls, "every answer it used came from the cache");
 
     assert_clean(&page, &origin);
     browser.close().await;

@@ -8,6 +8,7 @@
 mod support;
 
 mod campaign;
+mod cost;
 mod credentials;
 mod fairness;
 mod http_surface;

@@ -129,6 +129,11 @@ pub struct Config {
     #[arg(long, env = "BILLING_UPSTREAM_BUDGET", default_value_t = 200)]
     pub upstream_budget: u32,
 
+    /// Measure and report each request's estimated upstream calls, but do not refuse one whose
+    /// estimate is over `--upstream-budget` before it runs (the budget still caps what it calls).
+    #[arg(long, env = "BILLING_NO_COST_ENFORCEMENT")]
+    pub no_cost_enforcement: bool,
+
     /// Maximum query depth.
     #[arg(long, env = "BILLING_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
@@ -236,6 +241,7 @@ impl std::fmt::Debug for Config {
             caller_rps,
             caller_burst,
             upstream_budget,
+            no_cost_enforcement,
             max_depth,
             max_complexity,
             max_aliases,
@@ -281,6 +287,7 @@ impl std::fmt::Debug for Config {
             .field("caller_rps", caller_rps)
             .field("caller_burst", caller_burst)
             .field("upstream_budget", upstream_budget)
+            .field("no_cost_enforcement", no_cost_enforcement)
             .field("max_depth", max_depth)
             .field("max_complexity", max_complexity)
             .field("max_aliases", max_aliases)

@@ -13,6 +13,10 @@
 //! - Batches (a JSON array) are refused with 400: each operation is costed and budgeted alone,
 //!   and a batch would multiply both behind one request.
 //! - Automatic persisted queries (Apollo's protocol) through `extensions.persistedQuery`.
+//! - Every answer carries `extensions.cost` (estimated and actual upstream calls) unless the
+//!   request says `X-Billing-Cost: off`; `X-Billing-Dry-Run: 1` (or `dryRun=1` in the URL's
+//!   query string) answers the estimate alone, 200 with `{"extensions":{"cost":…}}`, and makes
+//!   no upstream call.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +27,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use billing_graphql::AnswerKind;
+use billing_graphql::{AnswerKind, CostOptions};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -179,10 +183,29 @@ impl Params {
     }
 }
 
+/// The request header that asks for a dry run: the estimate alone, nothing executed.
+pub(crate) const DRY_RUN: &str = "x-billing-dry-run";
+/// The request header that leaves `extensions.cost` out when it says `off`.
+pub(crate) const COST_REPORT: &str = "x-billing-cost";
+
+/// What a request asks of its cost: a dry run (the header, or `dryRun` / `X-Billing-Dry-Run` in
+/// the URL's query string, set to `1` or `true`), and whether to report it.
+fn cost_options(headers: &HeaderMap, raw_query: Option<&str>) -> CostOptions {
+    let yes = |v: &str| v == "1" || v.eq_ignore_ascii_case("true");
+    let header_says = headers.get(DRY_RUN).and_then(|v| v.to_str().ok()).is_some_and(yes);
+    let query_says = raw_query.is_some_and(|raw| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+            .is_ok_and(|pairs| pairs.iter().any(|(k, v)| (k == "dryRun" || k.eq_ignore_ascii_case(DRY_RUN)) && yes(v)))
+    });
+    let off = headers.get(COST_REPORT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("off"));
+    CostOptions { dry_run: header_says || query_says, report: !off }
+}
+
 /// `POST /graphql`.
 pub(crate) async fn post(
     State(app): State<AppState>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(media) = negotiate(&headers) else {
@@ -209,8 +232,9 @@ pub(crate) async fn post(
         }
         Err(_) => return Refusal::malformed("BAD_REQUEST", "the request body could not be read").into_response(media),
     };
+    let cost = cost_options(&headers, raw.as_deref());
     match Params::from_json(&body) {
-        Ok(params) => execute(app, &headers, media, params, false).await,
+        Ok(params) => execute(app, &headers, media, params, false, cost).await,
         Err(refusal) => refusal.into_response(media),
     }
 }
@@ -228,8 +252,9 @@ pub(crate) async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuer
         )
         .into_response(media);
     }
+    let cost = cost_options(&headers, raw.as_deref());
     match Params::from_query_string(raw.as_deref().unwrap_or("")) {
-        Ok(params) => execute(app, &headers, media, params, true).await,
+        Ok(params) => execute(app, &headers, media, params, true, cost).await,
         Err(refusal) => refusal.into_response(media),
     }
 }
@@ -268,7 +293,14 @@ fn is_json(content_type: &str) -> bool {
     })
 }
 
-async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Params, is_get: bool) -> Response {
+async fn execute(
+    app: AppState,
+    headers: &HeaderMap,
+    media: Media,
+    params: Params,
+    is_get: bool,
+    cost: CostOptions,
+) -> Response {
     // What a trace may say of a request: its operation's type and name and its document's hash,
     // never the document or its variables.
     let span = tracing::info_span!(
@@ -278,7 +310,7 @@ async fn execute(app: AppState, headers: &HeaderMap, media: Media, params: Param
         graphql.document.hash = tracing::field::Empty,
         outcome = tracing::field::Empty,
     );
-    execute_in(app, headers, media, params, is_get, &span).instrument(span.clone()).await
+    execute_in(app, headers, media, params, is_get, cost, &span).instrument(span.clone()).await
 }
 
 async fn execute_in(
@@ -287,6 +319,7 @@ async fn execute_in(
     media: Media,
     params: Params,
     is_get: bool,
+    cost: CostOptions,
     span: &tracing::Span,
 ) -> Response {
     let started = Instant::now();
@@ -324,13 +357,14 @@ async fn execute_in(
     if !span.is_disabled() {
         describe(span, &mut request, operation);
     }
-    let answer = app.graph.execute_json(request, credentials).await;
+    let answer = app.graph.execute_json_with(request, credentials, cost).await;
     let (status, outcome) = match answer.kind() {
         AnswerKind::RequestError => {
             return finish(request_error(media, answer.body().clone()), operation, "request_error", started);
         }
         AnswerKind::Complete => (StatusCode::OK, "ok"),
         AnswerKind::Partial => (StatusCode::OK, "field_errors"),
+        AnswerKind::DryRun => (StatusCode::OK, "dry_run"),
     };
     let mut http = (status, answer.body().clone()).into_response();
     http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
@@ -509,5 +543,24 @@ mod tests {
         let p = Params::from_query_string("query=%7B+a+%7D&variables=%7B%22x%22%3A1%7D").unwrap();
         assert_eq!(p.query.as_deref(), Some("{ a }"));
         assert_eq!(p.variables.unwrap()["x"], 1);
+    }
+
+    #[test]
+    fn cost_options_come_from_the_headers_or_the_query_string() {
+        let with = |name: &'static str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        let none = HeaderMap::new();
+        assert_eq!(cost_options(&none, None), CostOptions { dry_run: false, report: true });
+        assert!(cost_options(&with(DRY_RUN, "1"), None).dry_run);
+        assert!(cost_options(&with(DRY_RUN, "true"), None).dry_run);
+        assert!(!cost_options(&with(DRY_RUN, "0"), None).dry_run);
+        assert!(cost_options(&none, Some("query=%7Ba%7D&dryRun=1")).dry_run);
+        assert!(cost_options(&none, Some("X-Billing-Dry-Run=1")).dry_run);
+        assert!(!cost_options(&none, Some("dryRun=no")).dry_run);
+        assert!(!cost_options(&with(COST_REPORT, "off"), None).report);
+        assert!(cost_options(&with(COST_REPORT, "on"), None).report);
     }
 }

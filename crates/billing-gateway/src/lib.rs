@@ -305,6 +305,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             execution_timeout: config.request_timeout(),
             caller_concurrency: config.caller_upstream_concurrency,
             upstream_calls: config.upstream_budget,
+            enforce_estimate: !config.no_cost_enforcement,
             introspection: !config.no_introspection,
         },
         planned: !config.reference_executor,
@@ -459,6 +460,8 @@ fn router(state: AppState, config: &Config, web: Option<web::Web>) -> Router {
                     header::CONTENT_TYPE,
                     header::AUTHORIZATION,
                     HeaderName::from_static(TALKDESK_AUTHORIZATION),
+                    HeaderName::from_static(graphql_http::DRY_RUN),
+                    HeaderName::from_static(graphql_http::COST_REPORT),
                 ])
                 .max_age(Duration::from_secs(600)),
         );

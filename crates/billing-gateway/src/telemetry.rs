@@ -66,6 +66,11 @@ pub fn init(format: LogFormat, traces: Option<&Traces>) {
 pub const DURATION_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// Histogram buckets for upstream calls per request (`billing_cost_*`): estimated, actual, and
+/// actual minus estimated, which is negative when the estimate was high.
+pub const CALL_BUCKETS: &[f64] =
+    &[-100.0, -20.0, -5.0, -1.0, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
 /// How often the recorder's upkeep runs.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -78,6 +83,9 @@ pub fn prometheus() -> Option<PrometheusHandle> {
             let builder = PrometheusBuilder::new();
             // The buckets are constants, sorted and non-empty: setting them cannot fail.
             let builder = builder.set_buckets(DURATION_BUCKETS).unwrap_or_else(|_| PrometheusBuilder::new());
+            let calls = metrics_exporter_prometheus::Matcher::Prefix("billing_cost_".to_owned());
+            let builder =
+                builder.set_buckets_for_metric(calls, CALL_BUCKETS).unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok().map(|()| handle)

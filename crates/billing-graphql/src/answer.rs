@@ -1,5 +1,6 @@
 //! A response ready to send: its JSON bytes, and what kind of answer they make.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::{Response, ServerError};
@@ -7,6 +8,7 @@ use bytes::Bytes;
 use moka::Expiry;
 
 use crate::config::CacheConfig;
+use crate::cost::CostReport;
 
 use crate::flight::Outcome;
 
@@ -19,6 +21,8 @@ pub enum AnswerKind {
     Partial,
     /// No `data`: the request was refused before anything ran (parse, validation, limits).
     RequestError,
+    /// A dry run: the cost estimate alone, nothing executed (`{}` with `extensions.cost`).
+    DryRun,
 }
 
 /// A response as JSON bytes: `{"data":…}` with `"errors"` when some fields failed, or
@@ -27,11 +31,47 @@ pub enum AnswerKind {
 pub struct Answer {
     body: Bytes,
     kind: AnswerKind,
+    /// What the request cost in upstream calls, when it got as far as an estimate.
+    cost: Option<Arc<CostReport>>,
 }
 
 impl Answer {
     pub(crate) fn new(body: impl Into<Bytes>, kind: AnswerKind) -> Self {
-        Answer { body: body.into(), kind }
+        Answer { body: body.into(), kind, cost: None }
+    }
+
+    /// What the request cost in upstream calls: the estimate made before it ran and the calls
+    /// it made; `None` when it was refused before an estimate (bounds, parse).
+    pub fn cost(&self) -> Option<&CostReport> {
+        self.cost.as_deref()
+    }
+
+    pub(crate) fn with_cost(mut self, report: CostReport) -> Self {
+        self.cost = Some(Arc::new(report));
+        self
+    }
+
+    /// A repeat served whole from the answer cache: no call made, every answer a hit.
+    pub(crate) fn served_whole(mut self) -> Self {
+        self.cost = self.cost.map(|c| Arc::new(c.served_whole()));
+        self
+    }
+
+    /// The answer with its cost report added to the body as `extensions.cost` (last member,
+    /// so the bytes before it are the executor's own). An answer without a report is kept.
+    pub(crate) fn reported(self) -> Self {
+        let Some(cost) = &self.cost else { return self };
+        let Some((b'}', head)) = self.body.split_last() else { return self };
+        let json = cost.to_json();
+        let mut body = Vec::with_capacity(self.body.len() + json.len() + 32);
+        body.extend_from_slice(head);
+        if head.len() > 1 {
+            body.push(b',');
+        }
+        body.extend_from_slice(br#""extensions":{"cost":"#);
+        body.extend_from_slice(&json);
+        body.extend_from_slice(b"}}");
+        Answer { body: body.into(), kind: self.kind, cost: self.cost }
     }
 
     /// The JSON body.

@@ -177,6 +177,18 @@ impl ResponseCache {
         }
     }
 
+    /// Whether the cache holds an answer for `key` (a cost estimate's question: nothing is
+    /// fetched).
+    pub(crate) fn contains(&self, key: &CacheKey) -> bool {
+        self.inner.as_ref().is_some_and(|c| c.contains_key(key))
+    }
+
+    /// The cached answer for `key`, if the cache holds one of type `T`; nothing is fetched.
+    pub(crate) async fn peek<T: Send + Sync + 'static>(&self, key: &CacheKey) -> Option<Arc<T>> {
+        let entry = self.inner.as_ref()?.get(key).await?;
+        entry.value.downcast::<T>().ok()
+    }
+
     /// The cached answer for `key`, or `fetch`'s, which is then cached unless it failed.
     /// Concurrent callers with the same key share one `fetch`.
     pub async fn get_or_fetch<T, F>(

@@ -55,6 +55,10 @@ pub struct Limits {
     pub caller_concurrency: usize,
     /// Maximum upstream calls one request may make (cache hits are free).
     pub upstream_calls: u32,
+    /// Whether a request whose estimated upstream calls are over `upstream_calls` is refused
+    /// before it runs (`COST_ESTIMATED_TOO_EXPENSIVE`); off, the estimate is only measured and
+    /// reported, and the budget is held while the request runs, as it always is.
+    pub enforce_estimate: bool,
     /// Whether introspection queries are answered.
     pub introspection: bool,
 }
@@ -71,6 +75,7 @@ impl Default for Limits {
             execution_timeout: Duration::from_secs(30),
             caller_concurrency: 8,
             upstream_calls: 200,
+            enforce_estimate: true,
             introspection: true,
         }
     }

@@ -91,6 +91,8 @@ pub(crate) struct Services {
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) config: SchemaConfig,
     pub(crate) callers: CallerSlots,
+    /// The last size of each organization's lists, per credential, for cost estimates.
+    pub(crate) sizes: crate::cost::Sizes,
 }
 
 /// Each caller's share of an upstream: at most `per_caller` of its calls in flight at once, so
@@ -147,6 +149,8 @@ pub(crate) struct RequestState {
     /// Whether an answer of this request covers a range that may still change (one that
     /// includes the last day, or no range at all): its response may be kept only briefly.
     open: AtomicBool,
+    /// The upstream calls and cache hits of this request, for `extensions.cost`.
+    pub(crate) meter: crate::cost::Meter,
 }
 
 impl RequestState {
@@ -177,6 +181,7 @@ impl RequestState {
             budget,
             spent: AtomicU32::new(0),
             open: AtomicBool::new(false),
+            meter: crate::cost::Meter::default(),
         }
     }
 

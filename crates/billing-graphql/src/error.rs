@@ -54,6 +54,9 @@ pub mod codes {
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// The document has more aliases than allowed.
     pub const ALIAS_LIMIT_EXCEEDED: &str = "ALIAS_LIMIT_EXCEEDED";
+    /// The query's estimated upstream calls are over the per-request budget: refused before
+    /// any call (Apollo Router's name for its own cost refusal).
+    pub const COST_ESTIMATED_TOO_EXPENSIVE: &str = "COST_ESTIMATED_TOO_EXPENSIVE";
 }
 
 /// Why a field could not be resolved. Cheap to clone: loaders hand one error to many fields.

@@ -20,6 +20,7 @@ mod bounds;
 mod cache;
 mod config;
 mod context;
+mod cost;
 mod error;
 mod flight;
 mod loaders;
@@ -38,6 +39,7 @@ pub use answer::{Answer, AnswerKind};
 pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
 pub use config::{CacheConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
+pub use cost::{ASSUMED_LIST_SIZE, Actual, CostReport, Estimate, ListSize, SizeSource, Tally};
 pub use error::{GatewayError, codes};
 pub use flight::CallerId;
 pub use schema::{BillingSchema, Query};
@@ -76,6 +78,7 @@ impl BillingGraph {
             fingerprinter: Fingerprinter::default(),
             callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
+            sizes: cost::Sizes::default(),
         });
         let schema = build_schema(&config);
         let validator = builder(&config).extension(validate::ValidateOnly).finish();
@@ -191,15 +194,90 @@ impl BillingGraph {
     /// answers, without a response tree; the others take [`execute`](Self::execute)'s path.
     /// Both give the same bytes. Identical requests in flight at once share one execution, as
     /// with `execute`.
+    ///
+    /// The answer carries `extensions.cost`: the upstream calls estimated before it ran (with
+    /// the cache as it was, and cold) and those it made. A document whose estimate is over the
+    /// budget of upstream calls is refused before any call with `COST_ESTIMATED_TOO_EXPENSIVE`.
     pub async fn execute_json(&self, request: impl Into<async_graphql::Request>, credentials: Credentials) -> Answer {
+        self.execute_json_with(request, credentials, CostOptions::default()).await
+    }
+
+    /// [`execute_json`](Self::execute_json) with the cost options: a dry run answers the
+    /// estimate alone without executing; `report: false` leaves `extensions.cost` out.
+    pub async fn execute_json_with(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        credentials: Credentials,
+        options: CostOptions,
+    ) -> Answer {
         let request = request.into();
+        let answer = if options.dry_run {
+            self.dry_run(request, credentials).await
+        } else {
+            self.answer(request, credentials).await
+        };
+        if options.report { answer.reported() } else { answer }
+    }
+
+    /// The estimate of a request, validated, without executing it: no upstream call.
+    async fn dry_run(&self, mut request: async_graphql::Request, credentials: Credentials) -> Answer {
+        if let Err(error) = self.ensure_checked(&mut request) {
+            return Answer::request_errors(&[error]);
+        }
+        fill_variable_defaults(&mut request);
+        let estimate = self.estimate(&mut request, &credentials, Utc::now()).await;
+        let report = CostReport { estimated: estimate, actual: cost::Actual::default() };
+        let validation = self.validator.execute(request).await;
+        if !validate::passed(&validation) {
+            let mut refused = validation;
+            add_request_error_codes(&mut refused);
+            return Answer::request_errors(&refused.errors).with_cost(report);
+        }
+        Answer::new(&b"{}"[..], AnswerKind::DryRun).with_cost(report)
+    }
+
+    /// The estimate of a checked request whose variable defaults are filled.
+    async fn estimate(
+        &self,
+        request: &mut async_graphql::Request,
+        credentials: &Credentials,
+        now: chrono::DateTime<Utc>,
+    ) -> Estimate {
+        let operation_name = request.operation_name.clone();
+        let variables = std::mem::take(&mut request.variables);
+        let estimate = match request.parsed_query() {
+            Ok(doc) => {
+                cost::estimate(&self.services, doc, operation_name.as_deref(), &variables, credentials, now).await
+            }
+            Err(_) => Estimate { limit: self.services.config.limits.upstream_calls, ..Estimate::default() },
+        };
+        request.variables = variables;
+        estimate
+    }
+
+    /// The errors refusing a request whose estimate is over its budget: validation's, if the
+    /// document is not valid (the spec's order), else `COST_ESTIMATED_TOO_EXPENSIVE`.
+    async fn too_expensive(&self, request: async_graphql::Request, estimate: &Estimate) -> Vec<ServerError> {
+        let validation = self.validator.execute(request).await;
+        if !validate::passed(&validation) {
+            let mut refused = validation;
+            add_request_error_codes(&mut refused);
+            return refused.errors;
+        }
+        metrics::counter!("billing_cost_refusals_total").increment(1);
+        vec![cost::too_expensive(estimate)]
+    }
+
+    /// The answer of a request, shared with identical ones in flight or kept whole, with its
+    /// cost report (not yet in its body).
+    async fn answer(&self, request: async_graphql::Request, credentials: Credentials) -> Answer {
         if !self.services.config.cache.enabled {
             return billing_http::with_deadline(self.calls_deadline(), self.run_json(request, credentials)).await.0;
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
         if let Some(answer) = self.answer_cache.get(&key).await {
             tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
-            return answer;
+            return answer.served_whole();
         }
         let graph = self.clone();
         let start = move || {
@@ -225,12 +303,27 @@ impl BillingGraph {
     /// Runs a request on the planned executor when it covers it, else on async-graphql's path;
     /// the answer, and whether every range its upstream answers cover is closed.
     async fn run_json(&self, mut request: async_graphql::Request, credentials: Credentials) -> (Answer, bool) {
-        if self.services.config.planned {
-            if let Err(error) = self.ensure_checked(&mut request) {
-                return (Answer::request_errors(&[error]), false);
+        if let Err(error) = self.ensure_checked(&mut request) {
+            return (Answer::request_errors(&[error]), false);
+        }
+        fill_variable_defaults(&mut request);
+        let now = Utc::now();
+        // Priced the same way on either path, so both report the same bytes.
+        let estimate = self.estimate(&mut request, &credentials, now).await;
+        if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate {
+            let errors = self.too_expensive(request, &estimate).await;
+            let report = CostReport { estimated: estimate, actual: cost::Actual::default() };
+            return (Answer::request_errors(&errors).with_cost(report), false);
+        }
+        let report = |actual: Option<cost::Actual>| {
+            let report = CostReport { estimated: estimate.clone(), actual: actual.clone().unwrap_or_default() };
+            // Only an execution's calls are worth a histogram sample.
+            if actual.is_some() {
+                report.record();
             }
-            fill_variable_defaults(&mut request);
-            let now = Utc::now();
+            report
+        };
+        if self.services.config.planned {
             let operation_name = request.operation_name.clone();
             let variables = std::mem::take(&mut request.variables);
             let plan = match request.parsed_query() {
@@ -244,20 +337,22 @@ impl BillingGraph {
                 if !validate::passed(&validation) {
                     let mut refused = validation;
                     add_request_error_codes(&mut refused);
-                    return (Answer::request_errors(&refused.errors), false);
+                    return (Answer::request_errors(&refused.errors).with_cost(report(None)), false);
                 }
                 if let Some(error) = missing {
-                    return (Answer::request_errors(&[error]), false);
+                    return (Answer::request_errors(&[error]).with_cost(report(None)), false);
                 }
                 let state = RequestState::new(self.services.clone(), credentials, now);
                 self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (body, has_errors) = plan::execute(&plan, &state).await;
                 let kind = if has_errors { AnswerKind::Partial } else { AnswerKind::Complete };
-                return (Answer::new(body, kind), state.all_closed());
+                let report = report(Some(state.meter.actual()));
+                return (Answer::new(body, kind).with_cost(report), state.all_closed());
             }
         }
         let (response, state) = self.run_with_state(request, credentials).await;
-        (Answer::from_response(&response), state.is_some_and(|s| s.all_closed()))
+        let report = report(state.as_ref().map(|s| s.meter.actual()));
+        (Answer::from_response(&response).with_cost(report), state.is_some_and(|s| s.all_closed()))
     }
 
     /// Checks a request's document before anything runs, and parses it once (the request keeps
@@ -303,11 +398,32 @@ impl BillingGraph {
     ///
     /// The checks and the response pass run here rather than as async-graphql extensions: any
     /// extension makes async-graphql wrap the resolution of every field.
-    async fn run(&self, request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
-        self.run_with_state(request, credentials).await.0
+    /// The response carries `extensions.cost`, as [`execute_json`](Self::execute_json)'s do.
+    async fn run(&self, mut request: async_graphql::Request, credentials: Credentials) -> async_graphql::Response {
+        if let Err(error) = self.ensure_checked(&mut request) {
+            return async_graphql::Response::from_errors(vec![error]);
+        }
+        fill_variable_defaults(&mut request);
+        let estimate = self.estimate(&mut request, &credentials, Utc::now()).await;
+        let (mut response, actual) = if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate
+        {
+            (async_graphql::Response::from_errors(self.too_expensive(request, &estimate).await), None)
+        } else {
+            let (response, state) = self.run_with_state(request, credentials).await;
+            (response, state.map(|s| s.meter.actual()))
+        };
+        let report = CostReport { estimated: estimate, actual: actual.clone().unwrap_or_default() };
+        if actual.is_some() {
+            report.record();
+        }
+        if let Ok(value) = async_graphql::to_value(&report) {
+            response.extensions.insert("cost".to_owned(), value);
+        }
+        response
     }
 
-    /// [`run`](Self::run), and the request's state when it got as far as executing.
+    /// Executes a checked and priced request, and gives its state when it got as far as
+    /// executing.
     async fn run_with_state(
         &self,
         mut request: async_graphql::Request,
@@ -342,6 +458,21 @@ impl BillingGraph {
         response_shape::shape(&mut response, &doc, operation_name.as_deref(), &self.field_types);
         response_shape::sort_errors(&mut response);
         (response, Some(state))
+    }
+}
+
+/// How [`BillingGraph::execute_json_with`] treats a request's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CostOptions {
+    /// Answer the estimate alone (validated), without executing: no upstream call is made.
+    pub dry_run: bool,
+    /// Add `extensions.cost` to the answer's body (on by default).
+    pub report: bool,
+}
+
+impl Default for CostOptions {
+    fn default() -> Self {
+        CostOptions { dry_run: false, report: true }
     }
 }
 

@@ -85,6 +85,11 @@ pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
     /// The arguments, as a cache key component.
     fn args(&self) -> String;
 
+    /// The list an answer's size is remembered as, for cost estimates, and the size.
+    fn list_size(&self, _output: &Self::Output) -> Option<(&'static str, &OrganizationId, usize)> {
+        None
+    }
+
     /// Makes the call.
     fn call(&self, state: &RequestState) -> impl Future<Output = Result<Self::Output>> + Send;
 }
@@ -97,9 +102,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     };
     // The month is part of every key: "month to date" names another range each month, and an
     // answer cached on the 31st must not serve the 1st.
-    let mut args = q.args();
-    let _ = write!(args, "|{}", billing_model::Month::of(state.now));
-    let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args };
+    let key = CacheKey { endpoint: Q::ENDPOINT.template, credential, args: crate::cost::cache_args(q, state.now) };
     let closed = q.is_closed(state.now);
     if !closed {
         state.touch_open();
@@ -107,6 +110,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
     // Reserved before starting or joining a fetch, so the fetch spends nothing and can never
     // fail for want of this request's budget while another request waits on it.
     let reservation = state.reserve().inspect_err(|_| {
+        state.meter.refused();
         metrics::counter!("billing_upstream_budget_refusals_total", "upstream" => Q::ENDPOINT.upstream.as_str())
             .increment(1);
     })?;
@@ -122,6 +126,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         .cache
         .get_or_fetch(key, closed, async {
             reservation.use_it();
+            state.meter.call(Q::ENDPOINT);
             // The caller's share of the upstream, held for the call and its retries.
             let _slot = state.services.callers.acquire(Q::ENDPOINT.upstream, credential).await;
             q.call(state).await.inspect_err(|e| {
@@ -134,6 +139,12 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         })
         .instrument(span.clone())
         .await;
+    if lookup == Lookup::Hit {
+        state.meter.hit();
+    }
+    if let Some((list, org, size)) = result.as_ref().ok().and_then(|output| q.list_size(output)) {
+        state.services.sizes.remember(credential, list, org, size);
+    }
     span.record(
         "cache",
         match lookup {
@@ -276,6 +287,9 @@ impl Query for V1Deployments {
     fn args(&self) -> String {
         key!(self.org, self.range)
     }
+    fn list_size(&self, output: &Self::Output) -> Option<(&'static str, &OrganizationId, usize)> {
+        Some((crate::cost::DEPLOYMENTS, &self.org, output.deployments.len()))
+    }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;
         let req = state.upstreams().elastic_v1.deployments(creds, &self.org);
@@ -396,6 +410,9 @@ impl Query for V2Instances {
     }
     fn args(&self) -> String {
         key!(self.org, self.range)
+    }
+    fn list_size(&self, output: &Self::Output) -> Option<(&'static str, &OrganizationId, usize)> {
+        Some((crate::cost::INSTANCES, &self.org, output.costs.instances().len()))
     }
     async fn call(&self, state: &RequestState) -> Result<Self::Output> {
         let (creds, _) = state.elastic(Self::ENDPOINT.upstream)?;

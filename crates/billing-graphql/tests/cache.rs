@@ -127,7 +127,16 @@ async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() 
     assert_eq!(graph.shared_executions(), 2);
     let calls = sim.stats().total();
     let again = graph.execute_json(q.as_str(), demo(&sim)).await;
-    assert_eq!(again.body(), first.body());
+    // The same bytes but for the cost report, which says what this repeat cost: nothing.
+    let json = |a: &billing_graphql::Answer| serde_json::from_slice::<serde_json::Value>(a.body()).unwrap();
+    let (again_json, first_json) = (json(&again), json(&first));
+    assert_eq!(again_json["data"], first_json["data"]);
+    assert_eq!(
+        again_json["extensions"]["cost"]["actual"],
+        serde_json::json!({ "calls": 0, "cacheHits": 1, "byEndpoint": {} })
+    );
+    let cost = again.cost().unwrap();
+    assert_eq!((cost.actual.calls, cost.estimated.calls), (0, 0));
     assert_eq!(graph.shared_executions(), 2, "no execution for a repeat");
     assert_eq!(sim.stats().total(), calls, "no upstream call for a repeat");
     // Another caller is another answer.

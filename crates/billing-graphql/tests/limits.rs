@@ -126,7 +126,9 @@ async fn past_the_call_budget_fields_fail_with_a_typed_error() {
     let mut config = SchemaConfig::default();
     config.cache.enabled = false;
     config.limits.upstream_calls = 5;
-    let graph = graph(&sim, config);
+    // The estimate alone would refuse this; the budget is the backstop behind it.
+    config.limits.enforce_estimate = false;
+    let graph = graph(&sim, config.clone());
     let org = &sim.dataset().demo_org().id;
     let q = format!(
         r#"{{ organization(id: "{org}") {{ deployments(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ id charts {{ points {{ total }} }} }} }} }}"#
@@ -136,6 +138,24 @@ async fn past_the_call_budget_fields_fail_with_a_typed_error() {
     assert!(codes(&errors).iter().all(|c| c == "UPSTREAM_BUDGET_EXCEEDED"), "{errors:#?}");
     assert_eq!(sim.stats().total(), 5, "the budget caps the calls made");
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
+
+    // Enforced, an estimate that was low (the organization's deployments unseen, assumed 20;
+    // it has more) passes, and the budget still caps the calls.
+    let budget = billing_graphql::ASSUMED_LIST_SIZE + 1;
+    config.limits.enforce_estimate = true;
+    config.limits.upstream_calls = budget;
+    let graph = common::graph(&sim, config);
+    sim.reset_stats();
+    let answer = graph.execute_json(q.as_str(), demo(&sim)).await;
+    let json: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
+    let errors = json["errors"].as_array().unwrap();
+    let n = json["data"]["organization"]["deployments"].as_array().unwrap().len();
+    assert!(n + 1 > budget as usize, "the demo organization has more deployments than assumed");
+    assert_eq!(errors.len(), n + 1 - budget as usize, "{json:#}");
+    assert!(codes(errors).iter().all(|c| c == "UPSTREAM_BUDGET_EXCEEDED"), "{errors:#?}");
+    assert_eq!(sim.stats().total(), u64::from(budget));
+    let cost = answer.cost().unwrap();
+    assert_eq!((cost.estimated.calls, cost.actual.calls), (budget, budget));
 }
 
 /// A request with budget left never fails for want of another request's budget. Each request
@@ -150,6 +170,8 @@ async fn a_budget_error_is_never_shared_with_another_request() {
     sim.set_latency(Some(ep::V1_CHARTS), Latency::Fixed(Duration::from_millis(20)));
     let mut config = SchemaConfig::default();
     config.limits.upstream_calls = 1;
+    // The estimate (2 calls for the first) would refuse it before it ran: this is the backstop.
+    config.limits.enforce_estimate = false;
     config.cache.ttl = Duration::from_millis(1);
     config.cache.closed_ttl = Duration::from_millis(1);
     let graph = graph(&sim, config);

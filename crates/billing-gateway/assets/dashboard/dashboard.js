@@ -7,7 +7,7 @@ import * as daily from './daily.js';
 import * as deployments from './deployments.js';
 import * as drilldown from './drilldown.js';
 import { longDay } from './format.js';
-import { credentials, ELASTIC_KEY, remember, TALKDESK_KEY } from './graphql.js';
+import { credentials, ELASTIC_KEY, remember, startTally, TALKDESK_KEY } from './graphql.js';
 import { Panel } from './panel.js';
 import { isDate, lastFullMonth } from './range.js';
 import * as summary from './summary.js';
@@ -22,6 +22,8 @@ const fields = {
   talkdesk: document.getElementById('talkdesk-token'),
 };
 const status = document.getElementById('status');
+const costLine = document.getElementById('refresh-cost');
+let lastTally = null;
 const panels = {
   summary: new Panel(document.getElementById('summary')),
   daily: new Panel(document.getElementById('daily')),
@@ -56,9 +58,35 @@ function read() {
   return { org, range: { from, to } };
 }
 
+/** A number of the cost line, as text in an element tests and readers can find. */
+function figure(name, value) {
+  const strong = document.createElement('strong');
+  strong.dataset.field = name;
+  strong.textContent = String(value);
+  return strong;
+}
+
+/** Prints what a refresh cost in upstream calls, once its panels have their answers. */
+function showCost(tally) {
+  if (tally !== lastTally) return; // A newer refresh is under way.
+  costLine.replaceChildren(
+    'This refresh made ',
+    figure('calls', tally.calls),
+    ' upstream calls, with ',
+    figure('cache-hits', tally.cacheHits),
+    ' answers from the cache; with nothing cached, it was estimated at ',
+    figure('cold', tally.cold),
+    ' calls.',
+  );
+  costLine.dataset.answers = String(tally.answers);
+}
+
 function refresh() {
   const context = read();
   if (!context) return;
+  const tally = startTally();
+  lastTally = tally;
+  costLine.replaceChildren();
   const { org, range } = context;
   const params = new URLSearchParams({ org, from: range.from, to: range.to });
   window.history.replaceState(null, '', `${window.location.pathname}?${params}`);
@@ -77,7 +105,7 @@ function refresh() {
     status.textContent = `No organization: enter an Elastic organization id. Talkdesk usage, ${period}.`;
     for (const panel of [panels.summary, panels.daily, panels.deployments]) panel.empty('Enter an Elastic organization id above.');
   }
-  return Promise.all(work);
+  return Promise.all(work).then(() => showCost(tally));
 }
 
 const start = initial();

@@ -43,6 +43,28 @@ function talkdeskHeader(value) {
   return /^Bearer\s/i.test(value) ? value : `Bearer ${value}`;
 }
 
+/** What the answers since the last `startTally()` cost, from their `extensions.cost`. */
+let tally = null;
+
+/**
+ * Starts counting what the following requests cost: `{ answers, calls, cacheHits, cold }`, the
+ * upstream calls they made, the answers the cache served, and the calls they were estimated to
+ * make with nothing cached. The tally fills as the answers arrive.
+ */
+export function startTally() {
+  tally = { answers: 0, calls: 0, cacheHits: 0, cold: 0 };
+  return tally;
+}
+
+function count(cost) {
+  if (!tally || !cost || typeof cost !== 'object') return;
+  const number = (n) => (Number.isFinite(n) ? n : 0);
+  tally.answers += 1;
+  tally.calls += number(cost.actual?.calls);
+  tally.cacheHits += number(cost.actual?.cacheHits);
+  tally.cold += number(cost.estimated?.cold?.calls);
+}
+
 /** An error of our own making, shaped like the gateway's. */
 function failure(code, message) {
   return { data: null, errors: [{ message, extensions: { code } }] };
@@ -86,6 +108,7 @@ export async function request(query, variables = {}, { signal } = {}) {
   } catch {
     return failure(`HTTP_${response.status}`, `the gateway answered ${response.status} without a GraphQL body`);
   }
+  count(body?.extensions?.cost);
   const errors = Array.isArray(body?.errors) ? body.errors : [];
   if (!response.ok && errors.length === 0) {
     return failure(`HTTP_${response.status}`, `the gateway answered ${response.status}`);

@@ -41,7 +41,7 @@ impl Deployment {
 
 /// An Elastic Cloud deployment and its costs over the range it was loaded with (Elastic v1
 /// `/deployments`), in ECU. Child fields use that range unless given their own.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl Deployment {
     /// The deployment id (32 hex characters).
     async fn id(&self) -> ID {
@@ -76,7 +76,7 @@ impl Deployment {
     /// The deployment's cost per day or month, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/deployments/{deployment_id}/charts`,
     /// one call per distinct deployment, range and bucketing, issued concurrently.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn charts(
         &self,
         ctx: &Context<'_>,
@@ -95,7 +95,7 @@ impl Deployment {
 
     /// The deployment's itemized costs, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/deployments/{deployment_id}/items`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn items(&self, ctx: &Context<'_>) -> Result<Option<ItemizedCosts>> {
         let q = V1DeploymentItems {
             org: self.org.clone(),
@@ -108,7 +108,7 @@ impl Deployment {
     /// The deployment's v2 line items, in ECU; empty when v2 has no instance of this id.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`: one call serves
     /// every deployment of the organization and range.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn line_items(&self, ctx: &Context<'_>) -> Result<Option<Leaves<LineItem>>> {
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let id = self.data().deployment_id.as_str();
@@ -117,7 +117,7 @@ impl Deployment {
 
     /// The deployment's itemized costs grouped by product, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances/{instance_id}/items`.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
         let instance = InstanceId::from(self.data().deployment_id.clone());
         let q = V2InstanceItems { org: self.org.clone(), instance, range: self.range };

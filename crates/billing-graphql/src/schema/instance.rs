@@ -34,7 +34,7 @@ impl Instance {
 
 /// An Elastic v2 instance (a hosted deployment or a serverless project) and its costs over the
 /// range it was loaded with (Elastic v2 `/costs/instances`), in ECU.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl Instance {
     /// The instance id (a deployment id or a project id).
     async fn id(&self) -> ID {
@@ -64,7 +64,7 @@ impl Instance {
 
     /// The instance's itemized costs grouped by product, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances/{instance_id}/items`.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn products(&self, ctx: &Context<'_>) -> Result<Option<Vec<Product>>> {
         let q = V2InstanceItems { org: self.org.clone(), instance: self.data().id.clone(), range: self.range };
         Ok(Some(products(&*load(ctx, q).await?)))
@@ -72,7 +72,7 @@ impl Instance {
 
     /// The instance's usage per day or month, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/instances/{instance_id}/charts`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn charts(&self, ctx: &Context<'_>, #[graphql(default)] bucketing: Bucketing) -> Result<Option<Chart>> {
         let q = V2InstanceCharts {
             org: self.org.clone(),

@@ -3,6 +3,7 @@
 //! Every field that calls an upstream says which endpoint in its description, and calls it only
 //! when selected. Money is in ECU for Elastic and in the row's `currency` for Talkdesk.
 
+mod cost;
 mod deployment;
 mod instance;
 mod leaves;
@@ -52,7 +53,11 @@ impl UsageQuery {
     /// Talkdesk monthly usage aggregates of the caller's accounts, as a Relay connection.
     /// Talkdesk `GET /express/usage/month`, paged 250 rows at a time; `first` may exceed 250
     /// (up to 5000). Needs the `X-Talkdesk-Authorization` credential.
-    #[graphql(complexity = "CALL + (first.unwrap_or(50).clamp(0, 5000) as usize) * child_complexity / 10")]
+    #[graphql(
+        complexity = "CALL + (first.unwrap_or(50).clamp(0, 5000) as usize) * child_complexity / 10",
+        directive = cost::cost::apply("1".to_owned()),
+        directive = cost::list_size::apply(None, Some(vec!["first".to_owned()]), Some(vec!["edges".to_owned(), "nodes".to_owned()]), None)
+    )]
     async fn usage_aggregates(
         &self,
         ctx: &Context<'_>,

@@ -28,7 +28,7 @@ fn range(ctx: &Context<'_>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc
 /// An Elastic Cloud organization. Selecting only `id` calls no upstream; every other field
 /// calls the endpoint its description names, only when selected. Ranges default to month to date.
 /// A field whose upstream call fails is null, with an error naming it: the rest resolves.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl Organization {
     /// The organization id (a numeric string).
     async fn id(&self) -> ID {
@@ -37,7 +37,7 @@ impl Organization {
 
     /// Cost overview: total, trials, hourly rate, dimensions and prepaid balance, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}`. `from`/`to` default to month to date.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn costs(
         &self,
         ctx: &Context<'_>,
@@ -51,7 +51,11 @@ impl Organization {
     /// Every deployment with its costs over the range, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/deployments`: one call serves every
     /// deployment of this organization and range in the request.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(
+        complexity = "super::CALL + super::LIST * child_complexity",
+        directive = super::cost::cost::apply("1".to_owned()),
+        directive = super::cost::list_size::apply(Some(20), None, None, None)
+    )]
     async fn deployments(
         &self,
         ctx: &Context<'_>,
@@ -68,7 +72,7 @@ impl Organization {
 
     /// One deployment, or null if the organization has no such deployment in the range.
     /// Served by the same `/deployments` call as `deployments`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn deployment(
         &self,
         ctx: &Context<'_>,
@@ -89,7 +93,7 @@ impl Organization {
 
     /// The organization's cost per day or month, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/charts`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn charts(
         &self,
         ctx: &Context<'_>,
@@ -103,7 +107,7 @@ impl Organization {
 
     /// Itemized costs of the organization: resources, data transfer and storage, in ECU.
     /// Elastic v1 `GET /billing/costs/{organization_id}/items`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn items(
         &self,
         ctx: &Context<'_>,
@@ -116,7 +120,11 @@ impl Organization {
 
     /// Deployments and serverless projects with their line items, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(
+        complexity = "super::CALL + super::LIST * child_complexity",
+        directive = super::cost::cost::apply("1".to_owned()),
+        directive = super::cost::list_size::apply(Some(20), None, None, None)
+    )]
     async fn instances(
         &self,
         ctx: &Context<'_>,
@@ -135,7 +143,7 @@ impl Organization {
 
     /// The organization's costs grouped by product, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/items`.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn product_costs(
         &self,
         ctx: &Context<'_>,
@@ -153,7 +161,7 @@ impl Organization {
 
     /// Usage of the organization's instances per day or month, in ECU.
     /// Elastic v2 `GET /billing/organizations/{organization_id}/charts`.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn instance_charts(
         &self,
         ctx: &Context<'_>,

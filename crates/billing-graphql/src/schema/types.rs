@@ -64,6 +64,7 @@ impl From<&DimensionType> for CostDimensionType {
 
 /// The cost of one dimension over a range, in ECU (Elastic Consumption Units; nominally 1 ECU = 1 USD).
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct CostDimension {
     /// The dimension.
     #[graphql(name = "type")]
@@ -97,6 +98,7 @@ pub(crate) fn dimensions<C: FromIterator<CostDimension>>(costs: &v1::Costs) -> C
 
 /// A span of time a cost covers.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct Period {
     /// Start of the span.
     pub start: DateTime<Utc>,
@@ -127,7 +129,7 @@ impl Chart {
 }
 
 /// A chart: cost per time bucket, in ECU.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl Chart {
     /// How the points are grouped.
     async fn bucketing(&self) -> Bucketing {
@@ -154,7 +156,7 @@ impl ChartPoint {
 }
 
 /// One bucket of a chart.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl ChartPoint {
     /// The bucket's start (the upstream's epoch timestamp, read in seconds or milliseconds).
     async fn timestamp(&self) -> DateTime<Utc> {
@@ -188,6 +190,7 @@ impl LeafFields for ChartPoint {
 
 /// One plotted value.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct ChartValue {
     /// The series id (a deployment id, a dimension, ...).
     pub id: String,
@@ -199,6 +202,7 @@ pub struct ChartValue {
 
 /// Prepaid credits of an organization, in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct Balance {
     /// Credits available, in ECU.
     pub available: f64,
@@ -210,6 +214,7 @@ pub struct Balance {
 
 /// One prepaid credit grant.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct BalanceLineItem {
     /// The grant's id.
     pub id: String,
@@ -245,6 +250,7 @@ impl From<&v1::Balance> for Balance {
 
 /// The cost overview of an organization (Elastic v1 `GET /billing/costs/{organization_id}`).
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct CostsOverview {
     /// Total cost over the range, in ECU.
     pub total: f64,
@@ -272,6 +278,7 @@ impl From<&v1::CostsOverview> for CostsOverview {
 
 /// Itemized costs (Elastic v1 `.../items`), in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct ItemizedCosts {
     /// Total cost, in ECU.
     pub total: f64,
@@ -285,6 +292,7 @@ pub struct ItemizedCosts {
 
 /// A data transfer or storage line.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct DataTransferItem {
     /// The line's name, such as `AWS Data Transfer Out`.
     pub name: String,
@@ -307,6 +315,7 @@ pub struct DataTransferItem {
 
 /// One compute resource's cost over a period.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct ResourceItem {
     /// The configuration's name.
     pub name: String,
@@ -365,6 +374,7 @@ impl From<&v1::ItemsCosts> for ItemizedCosts {
 
 /// One SKU's usage and cost (Elastic v2 line item), in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct LineItem {
     /// The line's name, such as `AWS Data Transfer Out`.
     pub name: String,
@@ -393,6 +403,7 @@ pub struct LineItem {
 
 /// Usage in one price segment of a line item.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct PriceSegment {
     /// Segment start.
     pub from: Option<DateTime<Utc>>,
@@ -410,6 +421,7 @@ pub struct PriceSegment {
 
 /// One tier of a tiered price.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct PriceTier {
     /// Lower bound of the tier, in the line's unit.
     pub min: f64,
@@ -486,6 +498,7 @@ pub(crate) fn line_items<C: FromIterator<LineItem>>(items: &[v2::ProductLineItem
 
 /// Costs grouped by product (Elastic v2 `.../items`), in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct Product {
     /// The product (or product family), as the upstream names it.
     #[graphql(name = "type")]

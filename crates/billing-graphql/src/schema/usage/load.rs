@@ -114,6 +114,68 @@ async fn fetch_slice(state: &RequestState, key: &Slice) -> Result<SliceResult> {
     Ok(SliceResult { rows, has_next, total })
 }
 
+/// The page calls [`load_slices`] would make for `keys`, and whether each slice ends with its
+/// total known (if not, its `totalCount` costs one more call): the cost estimate's view of this
+/// module, kept beside the code it mirrors. `known_total` gives a slice's total when the cache
+/// holds its first page; otherwise the rows are assumed to fill every window and Talkdesk to
+/// send its total (it does). A union is counted to its cap of pages with its totals unknown,
+/// which bounds it from above.
+pub(crate) fn estimated_pages(
+    keys: &[Slice],
+    known_total: impl Fn(&Slice) -> Option<u64>,
+) -> (Vec<UsagePageQuery>, HashMap<Slice, bool>) {
+    let per = PAGE as usize;
+    let mut groups: HashMap<UsageOrder, Vec<&Slice>> = HashMap::new();
+    for k in keys {
+        groups.entry(k.order).or_default().push(k);
+    }
+    let mut pages = Vec::new();
+    let mut totals = HashMap::new();
+    for (order, group) in groups {
+        let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
+        let unionable = group.len() > 1
+            && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
+            && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
+        if unionable {
+            let cap =
+                group.iter().map(|k| k.first.saturating_add(1)).fold(0_usize, usize::saturating_add).div_ceil(per);
+            for p in 0..cap.max(1) {
+                let Ok(page) = page_number(p) else { break };
+                pages.push(UsagePageQuery { filter: union.clone(), order, page, per_page: PAGE });
+            }
+            totals.extend(group.into_iter().map(|k| (k.clone(), false)));
+            continue;
+        }
+        for k in group {
+            let first_page = k.offset / per;
+            let end = k.offset.saturating_add(k.first);
+            // As `fetch_slice` reads them once the first page told the total.
+            let last_page = match known_total(k) {
+                Some(t) => {
+                    let last_needed = end.min(usize::try_from(t).unwrap_or(usize::MAX)).saturating_sub(1);
+                    let known_pages = usize::try_from(t.div_ceil(u64::from(PAGE))).unwrap_or(usize::MAX);
+                    (last_needed / per).min(known_pages.saturating_sub(1)).max(first_page)
+                }
+                None => (end.saturating_sub(1) / per).max(first_page),
+            };
+            for p in first_page..=last_page {
+                let Ok(page) = page_number(p) else { break };
+                pages.push(UsagePageQuery { filter: k.filter.clone(), order: k.order, page, per_page: PAGE });
+            }
+            totals.insert(k.clone(), true);
+        }
+    }
+    (pages, totals)
+}
+
+impl Slice {
+    /// The first page a slice read on its own fetches: the one that tells its total.
+    pub(crate) fn head_query(&self) -> UsagePageQuery {
+        let page = page_number(self.offset / PAGE as usize).unwrap_or(u32::MAX);
+        UsagePageQuery { filter: self.filter.clone(), order: self.order, page, per_page: PAGE }
+    }
+}
+
 fn page_number(index: usize) -> Result<u32> {
     u32::try_from(index.saturating_add(1)).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
 }

@@ -19,7 +19,7 @@ use billing_model::talkdesk::{Filter, MAX_PER_PAGE, UsageAggregate as WireAggreg
 pub(crate) use cursor::cursor;
 use cursor::offset_after;
 use filter::build_filter;
-pub(crate) use load::{SliceAnswer, SliceLoader, load_slices};
+pub(crate) use load::{SliceAnswer, SliceLoader, estimated_pages, load_slices};
 use paging::Window;
 
 use super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
@@ -65,6 +65,7 @@ impl From<UsageOrderBy> for UsageOrder {
 /// An account's usage of one product in one month (Talkdesk `GET /express/usage/month`).
 /// Amounts are in `currency`.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct UsageAggregate {
     /// The record id (32 hex characters).
     pub id: ID,
@@ -153,6 +154,7 @@ pub struct UsageAggregateConnection {
 
 /// An edge: a usage aggregate and its cursor.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct UsageAggregateEdge {
     /// Pass as `after` to continue after this row.
     pub cursor: String,
@@ -162,6 +164,7 @@ pub struct UsageAggregateEdge {
 
 /// Relay paging information.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = super::cost::cost::apply("0".to_owned()))]
 pub struct PageInfo {
     /// Whether rows follow this page.
     pub has_next_page: bool,
@@ -174,7 +177,7 @@ pub struct PageInfo {
 }
 
 /// A page of Talkdesk usage aggregates (a Relay connection).
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl UsageAggregateConnection {
     /// The rows with their cursors.
     async fn edges(&self) -> Vec<UsageAggregateEdge> {
