@@ -27,6 +27,7 @@ mod ordering;
 mod plan;
 mod query;
 pub mod schema;
+mod shared;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub use context::{Credential, Credentials, Upstreams};
 pub use error::{GatewayError, codes};
 pub use flight::CallerId;
 pub use schema::{BillingSchema, Query};
+pub use shared::{Shared, SharedConfig, SharedError, codec as shared_codec};
 
 use context::{RequestState, Services};
 
@@ -70,10 +72,24 @@ impl std::fmt::Debug for BillingGraph {
 impl BillingGraph {
     /// Builds the schema over `upstreams`.
     pub fn new(upstreams: Upstreams, config: SchemaConfig) -> Self {
+        Self::with_shared(upstreams, config, Fingerprinter::default(), None)
+    }
+
+    /// Builds the schema over `upstreams`, deriving credential fingerprints with `fingerprinter`
+    /// and, with `shared`, keeping upstream answers in it too, behind this process's cache, for
+    /// the other replicas (whose fingerprinter must have the same key: [`Fingerprinter::from_secret`]).
+    /// The upstream clients' transport should take `shared` as its
+    /// [`SharedLimit`](billing_http::SharedLimit) for the replicas to share a rate budget.
+    pub fn with_shared(
+        upstreams: Upstreams,
+        config: SchemaConfig,
+        fingerprinter: Fingerprinter,
+        shared: Option<Shared>,
+    ) -> Self {
         let services = Arc::new(Services {
             upstreams,
-            cache: ResponseCache::new(config.cache.clone()),
-            fingerprinter: Fingerprinter::default(),
+            cache: ResponseCache::new(config.cache.clone()).with_shared(shared),
+            fingerprinter,
             callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
         });
