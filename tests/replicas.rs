@@ -250,6 +250,64 @@ async fn a_429_seen_by_one_replica_slows_the_other() {
     assert_eq!(sim.stats().total(), 1);
 }
 
+/// The topology of `deploy/compose.yaml` in process: two replicas, Redis, and a round-robin
+/// balancer in front (a few lines of axum and reqwest standing in for nginx).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_round_robin_balancer_each_query_is_fetched_once() {
+    let Some(redis) = RedisServer::start().await else { return };
+    let sim = support::sim().await;
+    let auth = elastic_auth(&sim);
+    let org = sim.dataset().demo_org().id.to_string();
+    let a = Server::start(replica(&sim, &redis)).await;
+    let b = Server::start(replica(&sim, &redis)).await;
+    let targets = std::sync::Arc::new([a.endpoint(), b.endpoint()]);
+    let turn = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let balancer = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let (targets, turn) = (targets.clone(), turn.clone());
+            async move {
+                let target = &targets[turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2];
+                let mut request = support::client().post(target).body(body);
+                for name in ["authorization", "content-type"] {
+                    if let Some(v) = headers.get(name) {
+                        request = request.header(name, v.as_bytes());
+                    }
+                }
+                let answer = request.send().await.unwrap();
+                (axum::http::StatusCode::from_u16(answer.status().as_u16()).unwrap(), answer.bytes().await.unwrap())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = format!("http://{}/graphql", listener.local_addr().unwrap());
+    let served = tokio::spawn(async move { axum::serve(listener, balancer).await });
+
+    let mut answers = Vec::new();
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        sim.reset_stats();
+        let body = support::client()
+            .post(&front)
+            .header("authorization", &auth)
+            .json(&serde_json::json!({ "query": dashboard(&org) }))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_no_errors(&body);
+        answers.push(body);
+        calls.push(sim.stats().total());
+    }
+    served.abort();
+    assert!(answers.iter().all(|x| x == &answers[0]));
+    // The first request (replica A) fetches; B's first is answered from Redis; then each has it.
+    assert!(calls[0] > 0);
+    assert_eq!(&calls[1..], &[0, 0, 0], "{calls:?}");
+}
+
 #[tokio::test]
 async fn a_replica_with_redis_but_no_shared_secret_refuses_to_start() {
     let sim = support::sim().await;

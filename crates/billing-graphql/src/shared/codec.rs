@@ -46,7 +46,8 @@ mod tests {
 
     #[test]
     fn values_round_trip_and_other_bytes_are_misses() {
-        let value = serde_json::json!({ "items": [{ "name": "aws.es.datahot.c6gd", "cost": 1.5 }; 20] });
+        let item = serde_json::json!({ "name": "aws.es.datahot.c6gd", "cost": 1.5 });
+        let value = serde_json::json!({ "items": vec![item; 20] });
         let stored = encode(&value).unwrap();
         assert!(stored.len() < serde_json::to_vec(&value).unwrap().len() / 3);
         assert_eq!(decode::<serde_json::Value>(&stored), Some(value));
