@@ -27,6 +27,9 @@ fn replica(sim: &SimHandle, redis: &RedisServer) -> Config {
     config.cache_key_secret = Some(SECRET.to_owned());
     // Many requests from one caller in a moment: the edge's per-caller limit is not under test.
     config.caller_rps = 0;
+    // A loaded test machine can stall a loopback call past the production 100 ms, which would
+    // read as an outage; a refused connection (Redis killed) still fails at once.
+    config.redis_timeout_ms = 2000;
     config
 }
 
