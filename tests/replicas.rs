@@ -182,21 +182,22 @@ async fn killing_redis_mid_run_fails_no_request_and_the_replica_reconnects() {
     assert_eq!(sim.stats().total(), 0);
 }
 
-/// Two replicas, each allowed 40 calls/s: sharing the budget they stay under the upstream's 50
-/// together; each on its own they would send 80.
+/// Two replicas, each allowed 25 calls/s: sharing the budget they stay under the upstream's 30
+/// together; each on its own they send up to 50. (Rates a loaded 2-core machine reaches with
+/// room to spare, so the control below meets the limit however slow the machine is that day.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_stay_under_a_shared_rate_together() {
     let Some(redis) = RedisServer::start().await else { return };
     let sim = support::sim().await;
     let auth = elastic_auth(&sim);
     let org = sim.dataset().demo_org().id.to_string();
-    sim.set_rate_limit(Some(50));
+    sim.set_rate_limit(Some(30));
     let limited = |shared: bool| {
         let mut config = replica(&sim, &redis);
         if !shared {
             config.redis_url = None;
         }
-        config.upstream_rps = 40;
+        config.upstream_rps = 25;
         config.upstream_burst = Some(1);
         config.upstream_attempts = 1;
         config
@@ -204,20 +205,20 @@ async fn two_replicas_stay_under_a_shared_rate_together() {
     let mut pairs = (1..28u32).flat_map(|from| (from + 1..=28).map(move |to| (from, to)));
     let mut run = async |shared: bool| {
         let (a, b) = (Server::start(limited(shared)).await, Server::start(limited(shared)).await);
-        let queries: Vec<String> = pairs.by_ref().take(100).map(|(f, t)| overview(&org, f, t)).collect();
+        let queries: Vec<String> = pairs.by_ref().take(80).map(|(f, t)| overview(&org, f, t)).collect();
         sim.reset_stats();
-        let (left, right) = queries.split_at(50);
+        let (left, right) = queries.split_at(40);
         let headers = [("authorization", auth.as_str())];
         let (x, y) = tokio::join!(
             futures::future::join_all(left.iter().map(|q| a.query(q, &headers))),
             futures::future::join_all(right.iter().map(|q| b.query(q, &headers))),
         );
-        assert_eq!(x.len() + y.len(), 100);
+        assert_eq!(x.len() + y.len(), 80);
         sim.stats()
     };
 
     let together = run(true).await;
-    assert_eq!(together.calls(endpoints::V1_OVERVIEW), 100, "{together:?}");
+    assert_eq!(together.calls(endpoints::V1_OVERVIEW), 80, "{together:?}");
     assert_eq!(together.responses(endpoints::V1_OVERVIEW, 429), 0, "{together:?}");
 
     // The control: the same load without the shared budget meets the upstream's limit.
