@@ -187,3 +187,45 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::shared::cache::Through;
+
+    /// A Redis that accepts connections and never answers: every call runs out of time, the
+    /// answer is fetched all the same, and the store says it is degraded.
+    #[tokio::test]
+    async fn a_redis_that_never_answers_costs_a_timeout_and_fails_nothing() {
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = hung.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = hung.accept().await {
+                open.push(socket);
+            }
+        });
+        let shared = Shared::connect(SharedConfig::new(format!("redis://{addr}")), Fingerprinter::default()).unwrap();
+        assert!(shared.is_healthy());
+        let (answer, through) = shared.through::<u32, _>("bg:c1:test", Duration::from_secs(60), async { Ok(7) }).await;
+        assert_eq!(answer.unwrap().0, 7);
+        assert_eq!(through, Through::Fetched);
+        assert!(!shared.is_healthy());
+        // Degraded: the next calls skip Redis until a probe answers.
+        assert!(!shared.ping().await);
+        let (answer, _) = shared.through::<u32, _>("bg:c1:test", Duration::from_secs(60), async { Ok(8) }).await;
+        assert_eq!(answer.unwrap().0, 8);
+        held.abort();
+    }
+
+    #[test]
+    fn a_redis_url_never_shows() {
+        let config = SharedConfig::new("redis://user:hunter2@cache.internal:6379");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let refused = Shared::connect(SharedConfig::new("http://user:hunter2@nowhere"), Fingerprinter::default());
+        // Not a runtime context here: only the URL is checked before connecting.
+        assert!(!format!("{:?}", refused.map(|_| ()).unwrap_err()).contains("hunter2"));
+    }
+}
