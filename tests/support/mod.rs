@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

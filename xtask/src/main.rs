@@ -46,6 +46,9 @@ const PARTS: &[Part] = &[
     // The browser tests (tests/browser) drive Debian's Chromium headless; without it they fail
     // under CI=true and skip elsewhere.
     Part { what: "chromium (the browser tests)", command: "chromium", packages: &["chromium"] },
+    // The replica tests (tests/replicas.rs) start their own redis-server on a free loopback
+    // port; without it they fail under CI=true and skip elsewhere.
+    Part { what: "redis-server (the replica tests)", command: "redis-server", packages: &["redis-server"] },
 ];
 
 fn main() -> ExitCode {

@@ -6,6 +6,7 @@
 mod baseline;
 mod child;
 mod load;
+mod replicas;
 mod scenario;
 mod soak;
 
@@ -67,6 +68,9 @@ struct ServerArgs {
     cache_ttl_secs: u64,
     #[arg(long, default_value_t = 64)]
     upstream_concurrency: usize,
+    /// Shares this Redis with the other replicas (the bench's own key secret).
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -91,7 +95,7 @@ enum Cache {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenarios to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["overview", "dashboard", "charts", "usage", "scale"])]
     scenario: Vec<Scenario>,
@@ -137,6 +141,19 @@ struct RunArgs {
     /// Identical cold requests sent at once to check that they cost one execution (0: skip).
     #[arg(long, default_value_t = 16)]
     burst: usize,
+    /// Runs the replica bench instead (see `replicas.rs`): this many gateway replicas, each
+    /// request sent to one of them (0: the usual runs).
+    #[arg(long, default_value_t = 0)]
+    replicas: usize,
+    /// With --replicas: the replicas share a redis-server, started on a free loopback port.
+    #[arg(long)]
+    redis: bool,
+    /// With --replicas: distinct queries (date ranges) sent in each phase.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+    /// With --replicas: passes over the queries in the warm phase.
+    #[arg(long, default_value_t = 10)]
+    warm_rounds: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -154,6 +171,7 @@ fn main() -> std::process::ExitCode {
             Some(Role::ServeGateway(args)) => serve_gateway(args).await,
             Some(Role::ServeCampaign(args)) => serve_campaign(args).await,
             Some(Role::ServeBaseline(args)) => serve_baseline(args).await,
+            None if cli.run.replicas > 0 => replicas::run(&cli.run).await,
             None => run(cli.run).await,
         }
     });
@@ -166,7 +184,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-type AnyError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn serve_gateway(args: ServerArgs) -> Result<(), AnyError> {
     let mut config = billing_gateway::Config::defaults();
@@ -185,6 +203,10 @@ async fn serve_gateway(args: ServerArgs) -> Result<(), AnyError> {
     // gateway (the baseline has none either).
     config.caller_rps = 0;
     config.caller_upstream_concurrency = 0;
+    if let Some(url) = args.redis_url {
+        config.redis_url = Some(url);
+        config.cache_key_secret = Some("billing-bench replicas share this key".to_owned());
+    }
     let gateway = billing_gateway::Gateway::build(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     child::announce(listener.local_addr()?);
@@ -331,11 +353,11 @@ async fn run(args: RunArgs) -> Result<(), AnyError> {
     Ok(())
 }
 
-fn latency(ms: u64) -> Latency {
+pub(crate) fn latency(ms: u64) -> Latency {
     if ms == 0 { Latency::None } else { Latency::Fixed(Duration::from_millis(ms)) }
 }
 
-async fn start_sim(args: &RunArgs, deployments: usize) -> std::io::Result<SimHandle> {
+pub(crate) async fn start_sim(args: &RunArgs, deployments: usize) -> std::io::Result<SimHandle> {
     let config = SimConfig {
         scale: Scale { big_org_deployments: deployments, accounts_per_org: 8, ..Scale::default() },
         faults: fault_rates(args),

@@ -92,6 +92,22 @@ pub struct Config {
     #[arg(long, env = "BILLING_CACHE_MAX_MIB", default_value_t = 256)]
     pub cache_max_mib: u64,
 
+    /// Redis shared by the gateway's replicas (`redis://host:6379`): the second level of the
+    /// response cache, single flight across replicas and a shared upstream rate budget. Needs
+    /// BILLING_CACHE_KEY_SECRET, the same on every replica. Redis down never fails a request.
+    #[arg(long, env = "BILLING_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Time for one Redis call, in milliseconds; past it the call is skipped (never the request).
+    #[arg(long, env = "BILLING_REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+
+    /// The key credential fingerprints are derived with, which replicas sharing a Redis must
+    /// share. From `BILLING_CACHE_KEY_SECRET` only: a flag would show in `ps`. Without it a key
+    /// is drawn at start-up.
+    #[arg(skip)]
+    pub cache_key_secret: Option<String>,
+
     /// Time for a whole GraphQL request, in seconds.
     #[arg(long, env = "BILLING_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -111,6 +127,11 @@ pub struct Config {
     /// Upstream requests per second, per upstream (0: no client-side rate limit).
     #[arg(long, env = "BILLING_UPSTREAM_RPS", default_value_t = 100)]
     pub upstream_rps: u32,
+
+    /// Upstream requests allowed at once above the steady rate, per upstream (by default one
+    /// second's worth: --upstream-rps).
+    #[arg(long, env = "BILLING_UPSTREAM_BURST")]
+    pub upstream_burst: Option<u32>,
 
     /// Upstream calls one caller (one credential) may have in flight at once, per upstream,
     /// so a heavy caller leaves room for the others (0: no per-caller share).
@@ -232,11 +253,15 @@ impl std::fmt::Debug for Config {
             cache_ttl_secs,
             cache_closed_ttl_secs,
             cache_max_mib,
+            redis_url,
+            redis_timeout_ms,
+            cache_key_secret,
             request_timeout_secs,
             upstream_timeout_ms,
             upstream_attempts,
             upstream_concurrency,
             upstream_rps,
+            upstream_burst,
             caller_upstream_concurrency,
             caller_rps,
             caller_burst,
@@ -278,11 +303,16 @@ impl std::fmt::Debug for Config {
             .field("cache_ttl_secs", cache_ttl_secs)
             .field("cache_closed_ttl_secs", cache_closed_ttl_secs)
             .field("cache_max_mib", cache_max_mib)
+            // A Redis URL can hold a password.
+            .field("redis_url", &redis_url.as_ref().map(|_| "[REDACTED]"))
+            .field("redis_timeout_ms", redis_timeout_ms)
+            .field("cache_key_secret", &cache_key_secret.as_ref().map(|_| "[REDACTED]"))
             .field("request_timeout_secs", request_timeout_secs)
             .field("upstream_timeout_ms", upstream_timeout_ms)
             .field("upstream_attempts", upstream_attempts)
             .field("upstream_concurrency", upstream_concurrency)
             .field("upstream_rps", upstream_rps)
+            .field("upstream_burst", upstream_burst)
             .field("caller_upstream_concurrency", caller_upstream_concurrency)
             .field("caller_rps", caller_rps)
             .field("caller_burst", caller_burst)
@@ -342,13 +372,14 @@ impl Config {
     }
 
     /// Flags and environment, with the server-side secrets read from `ELASTIC_API_KEY`,
-    /// `TALKDESK_TOKEN` and `TALKDESK_CLIENT_SECRET`.
+    /// `TALKDESK_TOKEN`, `TALKDESK_CLIENT_SECRET` and `BILLING_CACHE_KEY_SECRET`.
     pub fn from_env() -> Self {
         let mut config = Config::parse();
         let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         config.elastic_api_key = secret("ELASTIC_API_KEY");
         config.talkdesk_token = secret("TALKDESK_TOKEN");
         config.talkdesk_client_secret = secret("TALKDESK_CLIENT_SECRET");
+        config.cache_key_secret = secret("BILLING_CACHE_KEY_SECRET");
         config
     }
 

@@ -22,7 +22,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use billing_graphql::{BillingGraph, CacheConfig, Limits, SchemaConfig, Upstreams};
+use billing_graphql::{
+    BillingGraph, CacheConfig, Fingerprinter, Limits, SchemaConfig, Shared, SharedConfig, Upstreams,
+};
 use billing_http::{
     ElasticBillingV1, ElasticBillingV2, Limit, RetryPolicy, TalkdeskBillingInsights, TalkdeskClientCredentials,
     TalkdeskRegion, TalkdeskTokenSource, TokenSourceOptions, Transport, TransportConfig, Upstream,
@@ -59,6 +61,14 @@ pub enum StartError {
     Talkdesk(&'static str),
     #[error("invalid talkdesk client credentials")]
     TalkdeskClient(#[source] billing_http::CredentialError),
+    #[error(
+        "refusing to start: --redis-url (BILLING_REDIS_URL) is set but BILLING_CACHE_KEY_SECRET is not. Replicas \
+         sharing a Redis must derive credential fingerprints from the same secret, or none can read another's \
+         entries; set BILLING_CACHE_KEY_SECRET to the same long random value on every replica"
+    )]
+    MissingCacheKeySecret,
+    #[error("invalid redis configuration")]
+    Redis(#[source] billing_graphql::SharedError),
 }
 
 /// What a person needs to try the demo: printed in the banner.
@@ -87,7 +97,23 @@ impl Gateway {
         // With traces on, each upstream request carries its attempt's W3C trace context.
         let propagate = telemetry::traces_url(&config)
             .map(|_| Arc::new(telemetry::PropagateTraceContext) as Arc<dyn billing_http::InjectHeaders>);
-        let transport = Transport::with_injector(transport_config(&config), propagate)?;
+        let fingerprinter = match &config.cache_key_secret {
+            Some(secret) => Fingerprinter::from_secret(secret),
+            None => Fingerprinter::default(),
+        };
+        let shared = match &config.redis_url {
+            None => None,
+            Some(_) if config.cache_key_secret.is_none() => return Err(StartError::MissingCacheKeySecret),
+            Some(url) => {
+                let shared_config = SharedConfig {
+                    timeout: Duration::from_millis(config.redis_timeout_ms.max(1)),
+                    ..SharedConfig::new(url.clone())
+                };
+                Some(Shared::connect(shared_config, fingerprinter.clone()).map_err(StartError::Redis)?)
+            }
+        };
+        let limit = shared.clone().map(|s| Arc::new(s) as Arc<dyn billing_http::SharedLimit>);
+        let transport = Transport::with_parts(transport_config(&config), propagate, limit)?;
         let (urls, sim, mut defaults) = if config.use_sim() {
             let sim = billing_sim::spawn(SimConfig::default()).await.map_err(StartError::Sim)?;
             let creds = sim.dataset().credentials().clone();
@@ -156,7 +182,7 @@ impl Gateway {
             talkdesk: TalkdeskBillingInsights::new(transport, &urls[2])
                 .map_err(|e| StartError::BaseUrl("talkdesk", e))?,
         };
-        let graph = BillingGraph::new(upstreams, schema_config(&config));
+        let graph = BillingGraph::with_shared(upstreams, schema_config(&config), fingerprinter, shared);
         let example = example_query(demo.as_ref().map_or("3166899605", |d| d.organization_id.as_str()));
         let state = AppState {
             graph,
@@ -268,7 +294,7 @@ fn token_source(
 fn transport_config(config: &Config) -> TransportConfig {
     let limit = Limit {
         requests_per_second: NonZeroU32::new(config.upstream_rps),
-        burst: NonZeroU32::new(config.upstream_rps.max(1)).unwrap_or(NonZeroU32::MIN),
+        burst: NonZeroU32::new(config.upstream_burst.unwrap_or(config.upstream_rps).max(1)).unwrap_or(NonZeroU32::MIN),
         max_concurrency: config.upstream_concurrency.max(1),
     };
     TransportConfig {
@@ -539,7 +565,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .map(|(n, ok)| (n.to_owned(), json!(if ok { "reachable" } else { "unreachable" })))
         .collect();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(json!({ "ready": ready, "upstreams": body }))).into_response()
+    let mut answer = json!({ "ready": ready, "upstreams": body });
+    // Redis is an optimisation: without it the gateway still serves, so a degraded shared cache
+    // is reported but never makes the replica unready.
+    if let Some(shared) = state.graph.cache().shared() {
+        let up = shared.ping().await;
+        answer["cache"] = json!({ "shared": if up { "ok" } else { "degraded" } });
+    }
+    (status, axum::Json(answer)).into_response()
 }
 
 /// `host:port` of a base URL.

@@ -7,6 +7,9 @@
 //! reaches the upstream and is refused again.
 //!
 //! Identical concurrent misses are coalesced into one upstream call by moka's `try_get_with`.
+//!
+//! With a [`Shared`] store (Redis), a miss here asks Redis before the upstream, and across
+//! replicas identical misses are coalesced too (`shared/cache.rs`).
 
 use std::any::Any;
 use std::future::Future;
@@ -17,9 +20,11 @@ use billing_http::{ElasticCredentials, ExposeSecret, TalkdeskAuth};
 use moka::Expiry;
 use moka::future::Cache;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::config::CacheConfig;
 use crate::error::GatewayError;
+use crate::shared::{Shared, Through};
 
 /// A credential's identity for cache keys: a keyed hash, unlinkable to the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,10 +72,21 @@ impl Fingerprinter {
         }
     }
 
+    /// A fingerprinter whose key is derived from `secret`: replicas given the same secret
+    /// derive the same fingerprints, so they can share cache entries (through Redis).
+    pub fn from_secret(secret: &str) -> Self {
+        Fingerprinter { key: blake3::derive_key("billing-graph 2025 credential fingerprint key", secret.as_bytes()) }
+    }
+
     fn hash(&self, domain: &[u8], secret: &str) -> Fingerprint {
+        self.bytes(domain, secret.as_bytes())
+    }
+
+    /// The keyed hash of raw bytes (an `Authorization` value) under `domain`.
+    pub(crate) fn bytes(&self, domain: &[u8], secret: &[u8]) -> Fingerprint {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(domain);
-        h.update(secret.as_bytes());
+        h.update(secret);
         let mut out = [0; 16];
         out.copy_from_slice(&h.finalize().as_bytes()[..16]);
         Fingerprint(out)
@@ -105,6 +121,8 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
 pub struct ResponseCache {
     inner: Option<Cache<CacheKey, Entry>>,
     config: CacheConfig,
+    /// The second level, shared with the other replicas.
+    shared: Option<Shared>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -112,6 +130,7 @@ impl std::fmt::Debug for ResponseCache {
         f.debug_struct("ResponseCache")
             .field("config", &self.config)
             .field("entries", &self.inner.as_ref().map(Cache::entry_count))
+            .field("shared", &self.shared)
             .finish()
     }
 }
@@ -134,6 +153,8 @@ impl std::io::Write for ByteCount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     Hit,
+    /// Not in this process, but in the shared store (another replica fetched it).
+    SharedHit,
     Miss,
 }
 
@@ -158,7 +179,18 @@ impl ResponseCache {
                 })
                 .build()
         });
-        ResponseCache { inner, config }
+        ResponseCache { inner, config, shared: None }
+    }
+
+    /// This cache with `shared` behind it as a second level (when the cache is enabled).
+    pub fn with_shared(mut self, shared: Option<Shared>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// The second level, if any.
+    pub fn shared(&self) -> Option<&Shared> {
+        self.shared.as_ref()
     }
 
     pub fn config(&self) -> &CacheConfig {
@@ -198,18 +230,31 @@ impl ResponseCache {
         fetch: F,
     ) -> (Result<Arc<T>, GatewayError>, Lookup)
     where
-        T: Serialize + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
         F: Future<Output = Result<T, GatewayError>> + Send,
     {
         let Some(cache) = &self.inner else {
             return (fetch.await.map(Arc::new), Lookup::Miss);
         };
         let ttl = if closed { self.config.closed_ttl } else { self.config.ttl };
+        let shared_key = self.shared.as_ref().map(|_| Shared::cache_key(&key));
         let mut lookup = Lookup::Hit;
         let result = cache
             .try_get_with(key, async {
                 lookup = Lookup::Miss;
-                let value = fetch.await?;
+                let (value, ttl) = match (&self.shared, &shared_key) {
+                    (Some(shared), Some(shared_key)) => {
+                        let (result, through) = shared.through(shared_key, ttl, fetch).await;
+                        if through == Through::Shared {
+                            lookup = Lookup::SharedHit;
+                        }
+                        let (value, left) = result?;
+                        // Kept here no longer than it is left in Redis: the finality rule's TTL
+                        // counts from the upstream call, whichever replica made it.
+                        (value, left.min(ttl).max(Duration::from_millis(1)))
+                    }
+                    _ => (fetch.await?, ttl),
+                };
                 // The weight is the answer's JSON size: what it cost to fetch, and close to its
                 // size in memory. Counted as it is written, without a copy of the answer.
                 let mut size = ByteCount(0);
@@ -227,7 +272,11 @@ impl ResponseCache {
             }
             Err(e) => Err((*e).clone()),
         };
-        let label = if lookup == Lookup::Hit { "hit" } else { "miss" };
+        let label = match lookup {
+            Lookup::Hit => "hit",
+            Lookup::SharedHit => "shared_hit",
+            Lookup::Miss => "miss",
+        };
         metrics::counter!("billing_cache_requests_total", "result" => label).increment(1);
         (result, lookup)
     }

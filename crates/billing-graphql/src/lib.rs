@@ -28,6 +28,7 @@ mod plan;
 mod query;
 mod response_shape;
 pub mod schema;
+mod shared;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub use cost::{ASSUMED_LIST_SIZE, Actual, CostReport, Estimate, ListSize, SizeSo
 pub use error::{GatewayError, codes};
 pub use flight::CallerId;
 pub use schema::{BillingSchema, Query};
+pub use shared::{Shared, SharedConfig, SharedError, codec as shared_codec};
 
 use context::{RequestState, Services};
 
@@ -72,10 +74,24 @@ impl std::fmt::Debug for BillingGraph {
 impl BillingGraph {
     /// Builds the schema over `upstreams`.
     pub fn new(upstreams: Upstreams, config: SchemaConfig) -> Self {
+        Self::with_shared(upstreams, config, Fingerprinter::default(), None)
+    }
+
+    /// Builds the schema over `upstreams`, deriving credential fingerprints with `fingerprinter`
+    /// and, with `shared`, keeping upstream answers in it too, behind this process's cache, for
+    /// the other replicas (whose fingerprinter must have the same key: [`Fingerprinter::from_secret`]).
+    /// The upstream clients' transport should take `shared` as its
+    /// [`SharedLimit`](billing_http::SharedLimit) for the replicas to share a rate budget.
+    pub fn with_shared(
+        upstreams: Upstreams,
+        config: SchemaConfig,
+        fingerprinter: Fingerprinter,
+        shared: Option<Shared>,
+    ) -> Self {
         let services = Arc::new(Services {
             upstreams,
-            cache: ResponseCache::new(config.cache.clone()),
-            fingerprinter: Fingerprinter::default(),
+            cache: ResponseCache::new(config.cache.clone()).with_shared(shared),
+            fingerprinter,
             callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
             sizes: cost::Sizes::default(),

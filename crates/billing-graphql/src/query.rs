@@ -71,7 +71,7 @@ impl Range {
 
 /// One upstream call, as a value.
 pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
-    type Output: Serialize + Send + Sync + 'static;
+    type Output: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
     const ENDPOINT: Endpoint;
 
     /// The range the answer covers; `None` for answers not about a range.
@@ -149,6 +149,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
         "cache",
         match lookup {
             Lookup::Hit => "hit",
+            Lookup::SharedHit => "shared",
             Lookup::Miss if state.services.cache.config().enabled => "miss",
             Lookup::Miss => "off",
         },
@@ -388,6 +389,12 @@ pub(crate) struct IndexedInstances {
     pub(crate) costs: v2::InstancesCosts,
     #[serde(skip)]
     by_id: std::collections::HashMap<String, usize>,
+}
+
+impl<'de> serde::Deserialize<'de> for IndexedInstances {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        v2::InstancesCosts::deserialize(deserializer).map(IndexedInstances::new)
+    }
 }
 
 impl IndexedInstances {

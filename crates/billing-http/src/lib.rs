@@ -61,4 +61,4 @@ pub use secrecy::ExposeSecret;
 pub use talkdesk::{
     TalkdeskBillingInsights, TalkdeskRegion, TalkdeskTokenSource, TokenSourceOptions, UnknownRegion, UsageRequest,
 };
-pub use transport::{InjectHeaders, Transport, TransportError};
+pub use transport::{InjectHeaders, SharedLimit, Transport, TransportError};

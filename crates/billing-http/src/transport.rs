@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::TransportConfig;
+use crate::config::{Limit, TransportConfig};
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::{Error, ErrorAnswer, ErrorKind};
 use crate::retry::{Decision, classify};
@@ -31,6 +31,7 @@ struct Inner {
     config: TransportConfig,
     limiters: [Limiter; 3],
     inject: Option<Arc<dyn InjectHeaders>>,
+    shared: Option<Arc<dyn SharedLimit>>,
 }
 
 /// Adds headers to every upstream request: how a server propagates its trace context (W3C
@@ -41,6 +42,32 @@ struct Inner {
 pub trait InjectHeaders: Send + Sync + 'static {
     /// Adds this attempt's headers to `headers`.
     fn inject(&self, headers: &mut http::HeaderMap);
+}
+
+/// A rate limit held outside this process, shared by every replica of a server: consulted
+/// before each attempt, after which this process's own limit still applies; and told of every
+/// `429` with a `Retry-After`, so one replica's answer slows them all.
+///
+/// The `credential` passed is the call's `Authorization` value: an implementation may only keep
+/// a keyed hash of it (upstreams limit per key), never the value.
+pub trait SharedLimit: Send + Sync + 'static {
+    /// How long this attempt must wait before it is sent (zero: now), under `limit` for
+    /// `upstream` and any pause the upstream asked this credential for. `None` when the shared
+    /// state cannot be read: the attempt then goes under the local limit alone, never fails.
+    fn admit<'a>(
+        &'a self,
+        upstream: Upstream,
+        credential: &'a [u8],
+        limit: &'a Limit,
+    ) -> futures::future::BoxFuture<'a, Option<Duration>>;
+
+    /// Tells every replica that `upstream` asked this credential to wait `retry_after`.
+    fn back_off<'a>(
+        &'a self,
+        upstream: Upstream,
+        credential: &'a [u8],
+        retry_after: Duration,
+    ) -> futures::future::BoxFuture<'a, ()>;
 }
 
 struct Limiter {
@@ -80,6 +107,16 @@ impl Transport {
         config: TransportConfig,
         inject: Option<Arc<dyn InjectHeaders>>,
     ) -> Result<Self, TransportError> {
+        Self::with_parts(config, inject, None)
+    }
+
+    /// A transport whose calls also wait for `shared`, a rate limit shared with other replicas
+    /// (see [`SharedLimit`]); with `None`, the same as [`Transport::with_injector`].
+    pub fn with_parts(
+        config: TransportConfig,
+        inject: Option<Arc<dyn InjectHeaders>>,
+        shared: Option<Arc<dyn SharedLimit>>,
+    ) -> Result<Self, TransportError> {
         // The one place an upstream client is built (clippy.toml forbids the others).
         #[allow(clippy::disallowed_methods, reason = "this is the one place")]
         let http = reqwest::Client::builder()
@@ -98,7 +135,7 @@ impl Transport {
                 slots: Semaphore::new(limit.max_concurrency.max(1)),
             }
         });
-        Ok(Transport { inner: Arc::new(Inner { http, config, limiters, inject }) })
+        Ok(Transport { inner: Arc::new(Inner { http, config, limiters, inject, shared }) })
     }
 
     /// The configuration this transport was built with.
@@ -160,6 +197,9 @@ impl Transport {
         // exchange itself: a call queued past it fails alone (a timeout on its field) rather
         // than holding the whole request past the request's own time.
         let queue = async {
+            if let Some(shared) = &self.inner.shared {
+                self.shared_wait(shared.as_ref(), call, started, deadline).await?;
+            }
             if let Some(rate) = &limiter.rate {
                 // `check` takes a cell when one is free; only a refusal waits (and is counted).
                 if rate.check().is_err() {
@@ -209,6 +249,12 @@ impl Transport {
                 span.record("bytes", answer.body.len() as u64);
             }
             let outcome = answer.and_then(|a| a.interpret(endpoint));
+            if let (Some(shared), Err(e)) = (&self.inner.shared, &outcome)
+                && e.http_status() == Some(429)
+                && let Some(after) = e.retry_after()
+            {
+                shared.back_off(endpoint.upstream, call.auth.as_bytes(), after).await;
+            }
             let status = match &outcome {
                 Ok(_) => "200".to_owned(),
                 Err(e) => {
@@ -237,6 +283,33 @@ impl Transport {
         }
         .instrument(span)
         .await
+    }
+
+    /// Waits until the shared limit admits this attempt. A wait longer than what is left of the
+    /// call's deadline fails the call at once (a timeout, as a local wait past it would); a
+    /// shared state that cannot be read admits at once.
+    async fn shared_wait(
+        &self,
+        shared: &dyn SharedLimit,
+        call: &Call,
+        started: Instant,
+        deadline: Duration,
+    ) -> Result<(), Error> {
+        let upstream = call.endpoint.upstream;
+        let limit = self.inner.config.limit(upstream);
+        while let Some(wait) = shared.admit(upstream, call.auth.as_bytes(), limit).await {
+            if wait.is_zero() {
+                break;
+            }
+            if wait > deadline.saturating_sub(started.elapsed()) {
+                return Err(Error::new(ErrorKind::Timeout, call.endpoint)
+                    .with_message("the shared rate limit asks for a wait past the call's deadline"));
+            }
+            metrics::counter!("billing_upstream_shared_limit_waits_total", "upstream" => upstream.as_str())
+                .increment(1);
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 
     /// Sends the request and reads the whole answer.
