@@ -1,4 +1,5 @@
 //! Property tests of the rules: what holds for every input, not just the worked examples.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
 use billing_insights::anomaly::{AnomalyConfig, score, scores};
 use billing_insights::compare::{change, previous_range};
