@@ -6,6 +6,7 @@ mod assets;
 mod caller_limit;
 mod config;
 mod csrf;
+mod export;
 mod graphql_http;
 mod state;
 pub mod telemetry;
@@ -57,6 +58,8 @@ pub enum StartError {
     ExposedCredentials(String, std::net::SocketAddr),
     #[error("invalid talkdesk configuration: {0}")]
     Talkdesk(&'static str),
+    #[error("invalid --ecu-currency or --ecu-rate")]
+    Ecu(#[source] billing_insights::focus::ConversionError),
     #[error("invalid talkdesk client credentials")]
     TalkdeskClient(#[source] billing_http::CredentialError),
 }
@@ -156,7 +159,7 @@ impl Gateway {
             talkdesk: TalkdeskBillingInsights::new(transport, &urls[2])
                 .map_err(|e| StartError::BaseUrl("talkdesk", e))?,
         };
-        let graph = BillingGraph::new(upstreams, schema_config(&config));
+        let graph = BillingGraph::new(upstreams, schema_config(&config)?);
         let example = example_query(demo.as_ref().map_or("3166899605", |d| d.organization_id.as_str()));
         let state = AppState {
             graph,
@@ -286,8 +289,11 @@ fn transport_config(config: &Config) -> TransportConfig {
 }
 
 /// The schema settings from the flags.
-fn schema_config(config: &Config) -> SchemaConfig {
-    SchemaConfig {
+fn schema_config(config: &Config) -> Result<SchemaConfig, StartError> {
+    let ecu =
+        billing_insights::focus::EcuConversion::new(&config.ecu_currency, config.ecu_rate).map_err(StartError::Ecu)?;
+    Ok(SchemaConfig {
+        insights: billing_graphql::InsightsConfig { ecu, ..billing_graphql::InsightsConfig::default() },
         cache: CacheConfig {
             enabled: config.cache_ttl_secs > 0,
             ttl: Duration::from_secs(config.cache_ttl_secs),
@@ -308,7 +314,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             introspection: !config.no_introspection,
         },
         planned: !config.reference_executor,
-    }
+    })
 }
 
 /// The query GraphiQL opens with.
@@ -379,6 +385,7 @@ fn router(state: AppState, config: &Config, web: Option<web::Web>) -> Router {
     let traces = telemetry::traces_url(config).is_some();
     let mut app = Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post).fallback(graphql_http::other_method))
+        .route("/export/focus.csv", get(export::focus_csv))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));

@@ -36,7 +36,7 @@ use chrono::Utc;
 
 pub use answer::{Answer, AnswerKind};
 pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
-pub use config::{CacheConfig, Limits, SchemaConfig};
+pub use config::{CacheConfig, InsightsConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
 pub use error::{GatewayError, codes};
 pub use flight::CallerId;
@@ -126,6 +126,26 @@ impl BillingGraph {
         let state = Arc::new(RequestState::new(self.services.clone(), credentials, Utc::now()));
         let request = loaders::attach(request, &state);
         (schema::attach_usage(request, &state), state)
+    }
+
+    /// The FOCUS rows of an organization over `[from, to)` (RFC 3339; each defaults as the
+    /// `focus` field's), one charge period at a time, for a streamed export. The arguments are
+    /// checked here; each [`FocusExport::next_period`] makes that period's one upstream call,
+    /// through the response cache and within one request's budget.
+    pub fn focus_export(
+        &self,
+        credentials: Credentials,
+        organization: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<FocusExport, GatewayError> {
+        let org = billing_model::OrganizationId::parse(organization)
+            .map_err(|e| GatewayError::BadInput(format!("organization: {e}")))?;
+        let now = Utc::now();
+        let range = billing_model::DateRange::parse(from, to, now)?;
+        let periods = schema::focus::periods(&range)?;
+        let state = Arc::new(RequestState::new(self.services.clone(), credentials, now));
+        Ok(FocusExport { state, org, periods: periods.into() })
     }
 
     /// Empties both caches: upstream answers and whole responses.
@@ -489,4 +509,20 @@ mod validate {
 /// The SDL of the schema, as `schema.graphql` holds it.
 pub fn sdl() -> String {
     build_schema(&SchemaConfig::default()).sdl()
+}
+
+/// A FOCUS export in progress: the charge periods left, each fetched when asked for.
+#[derive(Debug)]
+pub struct FocusExport {
+    state: Arc<RequestState>,
+    org: billing_model::OrganizationId,
+    periods: std::collections::VecDeque<billing_model::DateRange>,
+}
+
+impl FocusExport {
+    /// The next charge period's rows; `None` once every period was served.
+    pub async fn next_period(&mut self) -> Option<Result<Vec<billing_insights::focus::FocusRow>, GatewayError>> {
+        let period = self.periods.pop_front()?;
+        Some(schema::focus::period_rows(&self.state, &self.org, &period).await)
+    }
 }

@@ -4,6 +4,7 @@
 //! when selected. Money is in ECU for Elastic and in the row's `currency` for Talkdesk.
 
 mod deployment;
+pub(crate) mod focus;
 mod instance;
 mod leaves;
 mod organization;
@@ -13,6 +14,7 @@ pub(crate) mod usage;
 use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, MergedObject, Object, Schema};
 
 pub use deployment::Deployment;
+pub use focus::{FocusRow, FocusRowConnection, FocusRowEdge};
 pub use instance::Instance;
 pub use organization::Organization;
 pub(crate) use usage::attach as attach_usage;

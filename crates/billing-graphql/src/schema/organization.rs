@@ -170,4 +170,24 @@ impl Organization {
         };
         Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
+
+    /// The organization's costs as FOCUS 1.0 rows (FinOps Open Cost and Usage Specification):
+    /// one per instance, product line item and charge period, as a Relay connection. A charge
+    /// period is the range cut at month starts; costs are converted from ECU at the configured
+    /// rate (default 1 ECU = 1 USD) and kept in ECU in the `x…` fields. `docs/focus.md` maps
+    /// every column. Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`,
+    /// one call per calendar month the range touches (at most 13, else `BAD_USER_INPUT`); the
+    /// rows of every page come from those same calls. `first` is at most 5000.
+    #[graphql(complexity = "super::CALL + (first.unwrap_or(100).clamp(0, 5000) as usize) * child_complexity / 10")]
+    async fn focus(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default = 100)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<super::FocusRowConnection>> {
+        let range = range(ctx, from, to)?.resolve(state(ctx).now);
+        super::focus::connection(ctx, &self.id, &range, first.unwrap_or(100), after).await.map(Some)
+    }
 }
