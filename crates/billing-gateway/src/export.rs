@@ -3,6 +3,9 @@
 //! (`BillingGraph::focus_export`); this handler only writes them, one charge period at a time,
 //! with the `csv` crate: the header row first, in FOCUS column order.
 //!
+//! A cross-site `GET` without a preflight header is refused with 403 and `CSRF_PREVENTED`, as on
+//! `/graphql` (`csrf.rs`): the export carries the same credentials.
+//!
 //! Errors found before the first byte (bad arguments, the first period's upstream failure) are
 //! a JSON body `{"errors":[{message, extensions.code}]}` with a 4xx or 502 status. A later
 //! period's failure ends the body with an error, so a client sees a broken transfer rather than
@@ -65,6 +68,15 @@ pub(crate) async fn focus_csv(
     headers: HeaderMap,
     Query(params): Query<ExportParams>,
 ) -> Response {
+    // The same cross-site request forgery rule as `GET /graphql`: a page on another site must not
+    // make a visitor's browser download the organization's costs with ambient credentials.
+    if crate::csrf::refuses_get(&headers, &app.allowed_origins) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "CSRF_PREVENTED",
+            "a cross-site GET must carry an Apollo-Require-Preflight header",
+        );
+    }
     let Some(organization) = params.organization else {
         return error(StatusCode::BAD_REQUEST, codes::BAD_USER_INPUT, "organization is required");
     };

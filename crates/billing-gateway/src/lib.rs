@@ -733,6 +733,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cross_site_export_is_refused_unless_preflighted() {
+        let gateway = Gateway::build(Config::defaults()).await.unwrap();
+        let router = gateway.router();
+        let get = |headers: &[(&'static str, &'static str)]| {
+            let mut request = Request::get("/export/focus.csv").header(header::HOST, "localhost");
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        for cross in [[("sec-fetch-site", "cross-site")], [("origin", "https://evil.example")]] {
+            let response = get(&cross).await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{cross:?}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "CSRF_PREVENTED");
+        }
+        // Past the CSRF check, a request without an organization is refused for that instead.
+        for passes in [&[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "1")][..], &[]] {
+            let response = get(passes).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{passes:?}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        }
+    }
+
+    #[tokio::test]
     async fn a_request_past_its_time_is_a_504_with_a_coded_body() {
         // The time limit is a backstop: upstream calls have shorter deadlines of their own, so a
         // slow handler stands in for whatever else could hold a request.
