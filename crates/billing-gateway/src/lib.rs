@@ -294,6 +294,7 @@ fn schema_config(config: &Config) -> Result<SchemaConfig, StartError> {
         billing_insights::focus::EcuConversion::new(&config.ecu_currency, config.ecu_rate).map_err(StartError::Ecu)?;
     Ok(SchemaConfig {
         insights: billing_graphql::InsightsConfig { ecu, ..billing_graphql::InsightsConfig::default() },
+        now: None,
         cache: CacheConfig {
             enabled: config.cache_ttl_secs > 0,
             ttl: Duration::from_secs(config.cache_ttl_secs),

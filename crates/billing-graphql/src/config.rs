@@ -86,6 +86,10 @@ pub struct SchemaConfig {
     pub planned: bool,
     /// The analytics fields' settings (FOCUS currency, anomaly window, tolerances).
     pub insights: InsightsConfig,
+    /// A fixed "now" for deterministic tests and examples (beside a simulator on a fixed clock);
+    /// `None` (the default) reads the system clock for every request. Month to date, the
+    /// forecast's "today" and the anomalies' default range all follow it.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The analytics fields' settings.
@@ -119,6 +123,7 @@ impl Default for SchemaConfig {
             limits: Limits::default(),
             planned: true,
             insights: InsightsConfig::default(),
+            now: None,
         }
     }
 }

@@ -123,7 +123,7 @@ impl BillingGraph {
         credentials: Credentials,
     ) -> (async_graphql::Request, Arc<RequestState>) {
         fill_variable_defaults(&mut request);
-        let state = Arc::new(RequestState::new(self.services.clone(), credentials, Utc::now()));
+        let state = Arc::new(RequestState::new(self.services.clone(), credentials, self.now()));
         let request = loaders::attach(request, &state);
         (schema::attach_usage(request, &state), state)
     }
@@ -141,11 +141,16 @@ impl BillingGraph {
     ) -> Result<FocusExport, GatewayError> {
         let org = billing_model::OrganizationId::parse(organization)
             .map_err(|e| GatewayError::BadInput(format!("organization: {e}")))?;
-        let now = Utc::now();
+        let now = self.now();
         let range = billing_model::DateRange::parse(from, to, now)?;
         let periods = schema::focus::periods(&range)?;
         let state = Arc::new(RequestState::new(self.services.clone(), credentials, now));
         Ok(FocusExport { state, org, periods: periods.into() })
+    }
+
+    /// The request clock: [`SchemaConfig::now`] if fixed, else the system's.
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.services.config.now.unwrap_or_else(Utc::now)
     }
 
     /// Empties both caches: upstream answers and whole responses.
@@ -239,7 +244,7 @@ impl BillingGraph {
                 return (Answer::request_errors(&[error]), false);
             }
             fill_variable_defaults(&mut request);
-            let now = Utc::now();
+            let now = self.now();
             let operation_name = request.operation_name.clone();
             let variables = std::mem::take(&mut request.variables);
             let plan = match request.parsed_query() {
