@@ -3,6 +3,8 @@
 //! from `billing_sim::usage`, not through the endpoints), upstream calls counted by the
 //! simulator to be no more than each field's description states.
 
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+
 mod common;
 
 use billing_model::DateRange;
