@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 fn install() -> ExitCode {
     let missing: Vec<&Part> = PARTS.iter().filter(|p| !on_path(p.command)).collect();
     if missing.is_empty() {
-        return ExitCode::SUCCESS;
+        return install_focus_validator();
     }
     let packages: Vec<&str> = missing.iter().flat_map(|p| p.packages.iter().copied()).collect();
     eprintln!("xtask: installing {} for {}", packages.join(" "), names(&missing));
@@ -86,11 +86,36 @@ fn install() -> ExitCode {
     }
     let still: Vec<&Part> = missing.into_iter().filter(|p| !on_path(p.command)).collect();
     if still.is_empty() {
-        ExitCode::SUCCESS
+        install_focus_validator()
     } else {
         eprintln!("xtask: still missing after install: {}", names(&still));
         ExitCode::FAILURE
     }
+}
+
+/// The FinOps Foundation's FOCUS validator (PyPI `focus_validator`), pinned, in a virtual
+/// environment under `target/focus-validator` where `tests/focus.rs` looks for it. Its one
+/// release accepts any `multimethod`, yet `pandera` 0.17 needs `multimethod.overload`, which
+/// 2.0 removed: the pin keeps the validator importable.
+const FOCUS_VALIDATOR: &[&str] = &["focus_validator==1.0.0", "multimethod==1.10"];
+
+/// Where the validator's virtual environment lives: `target/focus-validator` of the workspace.
+fn focus_venv() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(std::path::Path::to_path_buf);
+    root.unwrap_or_default().join("target").join("focus-validator")
+}
+
+/// Creates the validator's virtual environment and installs it, when it is not there yet.
+fn install_focus_validator() -> ExitCode {
+    let venv = focus_venv();
+    if venv.join("bin").join("focus-validator").is_file() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("xtask: installing {} in {}", FOCUS_VALIDATOR.join(" "), venv.display());
+    if run(Command::new("python3").arg("-m").arg("venv").arg(&venv)) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    run(Command::new(venv.join("bin").join("pip")).args(["install", "-q"]).args(FOCUS_VALIDATOR))
 }
 
 fn names(parts: &[&Part]) -> String {

@@ -155,6 +155,14 @@ pub struct Config {
     #[arg(long, env = "BILLING_NO_COST_ENFORCEMENT")]
     pub no_cost_enforcement: bool,
 
+    /// The ISO 4217 currency FOCUS rows bill ECU in.
+    #[arg(long, env = "BILLING_ECU_CURRENCY", default_value = "USD")]
+    pub ecu_currency: String,
+
+    /// Units of `--ecu-currency` per ECU in FOCUS rows (Elastic prices 1 ECU at 1 USD).
+    #[arg(long, env = "BILLING_ECU_RATE", default_value_t = 1.0)]
+    pub ecu_rate: f64,
+
     /// Maximum query depth.
     #[arg(long, env = "BILLING_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
@@ -267,6 +275,8 @@ impl std::fmt::Debug for Config {
             caller_burst,
             upstream_budget,
             no_cost_enforcement,
+            ecu_currency,
+            ecu_rate,
             max_depth,
             max_complexity,
             max_aliases,
@@ -318,6 +328,8 @@ impl std::fmt::Debug for Config {
             .field("caller_burst", caller_burst)
             .field("upstream_budget", upstream_budget)
             .field("no_cost_enforcement", no_cost_enforcement)
+            .field("ecu_currency", ecu_currency)
+            .field("ecu_rate", ecu_rate)
             .field("max_depth", max_depth)
             .field("max_complexity", max_complexity)
             .field("max_aliases", max_aliases)

@@ -6,6 +6,7 @@ mod assets;
 mod caller_limit;
 mod config;
 mod csrf;
+mod export;
 mod graphql_http;
 mod state;
 pub mod telemetry;
@@ -59,6 +60,8 @@ pub enum StartError {
     ExposedCredentials(String, std::net::SocketAddr),
     #[error("invalid talkdesk configuration: {0}")]
     Talkdesk(&'static str),
+    #[error("invalid --ecu-currency or --ecu-rate")]
+    Ecu(#[source] billing_insights::focus::ConversionError),
     #[error("invalid talkdesk client credentials")]
     TalkdeskClient(#[source] billing_http::CredentialError),
     #[error(
@@ -182,7 +185,7 @@ impl Gateway {
             talkdesk: TalkdeskBillingInsights::new(transport, &urls[2])
                 .map_err(|e| StartError::BaseUrl("talkdesk", e))?,
         };
-        let graph = BillingGraph::with_shared(upstreams, schema_config(&config), fingerprinter, shared);
+        let graph = BillingGraph::with_shared(upstreams, schema_config(&config)?, fingerprinter, shared);
         let example = example_query(demo.as_ref().map_or("3166899605", |d| d.organization_id.as_str()));
         let state = AppState {
             graph,
@@ -312,8 +315,12 @@ fn transport_config(config: &Config) -> TransportConfig {
 }
 
 /// The schema settings from the flags.
-fn schema_config(config: &Config) -> SchemaConfig {
-    SchemaConfig {
+fn schema_config(config: &Config) -> Result<SchemaConfig, StartError> {
+    let ecu =
+        billing_insights::focus::EcuConversion::new(&config.ecu_currency, config.ecu_rate).map_err(StartError::Ecu)?;
+    Ok(SchemaConfig {
+        insights: billing_graphql::InsightsConfig { ecu, ..billing_graphql::InsightsConfig::default() },
+        now: None,
         cache: CacheConfig {
             enabled: config.cache_ttl_secs > 0,
             ttl: Duration::from_secs(config.cache_ttl_secs),
@@ -335,7 +342,7 @@ fn schema_config(config: &Config) -> SchemaConfig {
             introspection: !config.no_introspection,
         },
         planned: !config.reference_executor,
-    }
+    })
 }
 
 /// The query GraphiQL opens with.
@@ -406,6 +413,7 @@ fn router(state: AppState, config: &Config, web: Option<web::Web>) -> Router {
     let traces = telemetry::traces_url(config).is_some();
     let mut app = Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post).fallback(graphql_http::other_method))
+        .route("/export/focus.csv", get(export::focus_csv))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
@@ -759,6 +767,34 @@ mod tests {
         assert_eq!((status, &body["data"]["__typename"]), (StatusCode::OK, &json!("Query")));
         let (status, _) = graphql_get(&router, &[]).await;
         assert_eq!(status, StatusCode::OK, "not a browser: not cross-site");
+    }
+
+    #[tokio::test]
+    async fn a_cross_site_export_is_refused_unless_preflighted() {
+        let gateway = Gateway::build(Config::defaults()).await.unwrap();
+        let router = gateway.router();
+        let get = |headers: &[(&'static str, &'static str)]| {
+            let mut request = Request::get("/export/focus.csv").header(header::HOST, "localhost");
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        for cross in [[("sec-fetch-site", "cross-site")], [("origin", "https://evil.example")]] {
+            let response = get(&cross).await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{cross:?}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "CSRF_PREVENTED");
+        }
+        // Past the CSRF check, a request without an organization is refused for that instead.
+        for passes in [&[("sec-fetch-site", "cross-site"), ("apollo-require-preflight", "1")][..], &[]] {
+            let response = get(passes).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{passes:?}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        }
     }
 
     #[tokio::test]

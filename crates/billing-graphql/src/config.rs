@@ -89,10 +89,46 @@ pub struct SchemaConfig {
     /// Whether `BillingGraph::execute_json` runs the documents it covers on the planned
     /// executor (on by default); off, every document takes async-graphql's path, the reference.
     pub planned: bool,
+    /// The analytics fields' settings (FOCUS currency, anomaly window, tolerances).
+    pub insights: InsightsConfig,
+    /// A fixed "now" for deterministic tests and examples (beside a simulator on a fixed clock);
+    /// `None` (the default) reads the system clock for every request. Month to date, the
+    /// forecast's "today" and the anomalies' default range all follow it.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+/// The analytics fields' settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightsConfig {
+    /// How ECU becomes the FOCUS `BillingCurrency` (default 1 ECU = 1 USD).
+    pub ecu: billing_insights::focus::EcuConversion,
+    /// Previous days an anomaly's baseline is taken over (N).
+    pub anomaly_window: usize,
+    /// How far v1 and v2 may disagree before reconciliation flags it.
+    pub tolerance: billing_insights::reconcile::Tolerance,
+}
+
+impl Default for InsightsConfig {
+    fn default() -> Self {
+        InsightsConfig {
+            ecu: billing_insights::focus::EcuConversion::default(),
+            anomaly_window: billing_insights::anomaly::AnomalyConfig::default().window,
+            tolerance: billing_insights::reconcile::Tolerance::default(),
+        }
+    }
+}
+
+// Every float in it is checked finite where it is set (`EcuConversion::new`, the gateway's flags).
+impl Eq for InsightsConfig {}
 
 impl Default for SchemaConfig {
     fn default() -> Self {
-        SchemaConfig { cache: CacheConfig::default(), limits: Limits::default(), planned: true }
+        SchemaConfig {
+            cache: CacheConfig::default(),
+            limits: Limits::default(),
+            planned: true,
+            insights: InsightsConfig::default(),
+            now: None,
+        }
     }
 }

@@ -54,6 +54,22 @@ fn lifecycle_start() -> i64 {
 /// The span, in days from [`lifecycle_start`], in which deployments are created and deleted.
 const LIFECYCLE_DAYS: i64 = 730;
 
+/// How many days before the clock's day (at generation) the scripted anomaly is.
+pub const SPIKE_DAYS_AGO: i64 = 3;
+
+/// Marks the scripted anomaly on the demo organization's last deployment that ran the 60 days
+/// before `day` and still runs on it. The last, not the first: tests and golden files pin the
+/// first ones.
+fn script_anomaly(organizations: &mut [Organization], day: i64) {
+    let Some(demo) = organizations.iter_mut().find(|o| o.role == OrgRole::Demo) else {
+        return;
+    };
+    let runs = |d: &Deployment| day_number(d.created) <= day - 60 && d.deleted.is_none_or(|x| day_number(x) > day + 1);
+    if let Some(dep) = demo.deployments.iter_mut().rev().find(|d| runs(d)) {
+        dep.spike = Some(day);
+    }
+}
+
 /// Days since the Unix epoch of a UTC date.
 pub(crate) fn day_number(date: NaiveDate) -> i64 {
     date.signed_duration_since(NaiveDate::default()).num_days()
@@ -122,6 +138,9 @@ pub struct Deployment {
     pub(crate) key: u64,
     /// Scales its data transfer and storage with its size.
     pub(crate) size: f64,
+    /// The day (a day number) of its scripted anomaly, if it is the one deployment that has it:
+    /// a data transfer burst that triples its cost that day (see [`Dataset::scripted_anomaly`]).
+    pub(crate) spike: Option<i64>,
 }
 
 impl Deployment {
@@ -247,7 +266,17 @@ impl Dataset {
             })
             .collect();
 
+        script_anomaly(&mut organizations, day_number(now.date_naive()) - SPIKE_DAYS_AGO);
         Dataset { seed, organizations, talkdesk, credentials, history_start }
+    }
+
+    /// The scripted anomaly: the demo organization's deployment whose cost triples on one day
+    /// (a data transfer burst: its data transfer and storage quantities grow so the day's total
+    /// is three times what it would have been), and that day. The day is [`SPIKE_DAYS_AGO`] days
+    /// before the clock's day at generation, so it is always recent; the deployment is the last
+    /// of the demo organization that ran the 60 days before it. `None` when none did.
+    pub fn scripted_anomaly(&self) -> Option<(&Deployment, NaiveDate)> {
+        self.demo_org().deployments.iter().find_map(|d| d.spike.map(|day| (d, day_date(day))))
     }
 
     /// Every Elastic organization: the regular ones (demo first), then the big one, then the empty one.
@@ -404,6 +433,7 @@ impl Gen {
             deleted: deleted.map(day_date),
             key: h(40),
             size: size.max(0.1),
+            spike: None,
         }
     }
 

@@ -75,14 +75,23 @@ pub(crate) fn dts_day(seed: u64, dep: &Deployment, day: i64) -> Dts {
     let age = (day - day_number(dep.created)).clamp(0, 2000);
     #[allow(clippy::cast_precision_loss)]
     let stored_gb = dep.size * 150.0 * (1.0 + 0.003 * age as f64);
-    [
+    let dts = [
         dep.size * 6.0 * (0.5 + u(0)) * weekly,
         dep.size * 0.8 * (0.3 + u(1)) * weekly,
         dep.size * 4.0 * (0.5 + u(2)) * weekly,
         // Snapshot storage accrues GB-months: a day holds a thirtieth of what is stored.
         stored_gb / 30.0 * (0.97 + 0.06 * u(3)),
         dep.size * 30.0 * (0.5 + u(4)),
-    ]
+    ];
+    if dep.spike != Some(day) {
+        return dts;
+    }
+    // The scripted anomaly: a burst of data transfer and storage that triples the day's total.
+    // Scaling the quantities (not the costs) keeps every endpoint's figures consistent.
+    let dts_cost: f64 = dts.iter().zip(DTS_DIMS.iter()).map(|(q, dim)| q * dim.rate).sum();
+    let capacity = dep.hourly_rate() * 24.0;
+    let factor = if dts_cost > 0.0 { 1.0 + 2.0 * (capacity + dts_cost) / dts_cost } else { 3.0 };
+    dts.map(|q| q * factor)
 }
 
 /// A deployment's cost per dimension on one day it lives.
@@ -249,5 +258,22 @@ mod tests {
         let costs = day_costs(7, dep, day);
         assert!((costs[CAPACITY] - dep.hourly_rate() * 24.0).abs() < 1e-12);
         assert!(costs.iter().all(|c| *c >= 0.0));
+    }
+
+    #[test]
+    fn the_scripted_anomaly_triples_one_day_of_one_deployment() {
+        let now = at(2025, 6, 17, 12, 0);
+        let ds = Dataset::generate(7, &Scale::default(), now);
+        let (dep, date) = ds.scripted_anomaly().unwrap();
+        assert_eq!(date, chrono::NaiveDate::from_ymd_opt(2025, 6, 14).unwrap());
+        let day = crate::dataset::day_number(date);
+        let total = |d: &Deployment, day: i64| day_costs(7, d, day).iter().sum::<f64>();
+        let mut unspiked = dep.clone();
+        unspiked.spike = None;
+        assert!((total(dep, day) - 3.0 * total(&unspiked, day)).abs() < 1e-9);
+        assert_eq!(total(dep, day - 1), total(&unspiked, day - 1));
+        assert_eq!(total(dep, day + 1), total(&unspiked, day + 1));
+        let marked = ds.organizations().iter().flat_map(|o| &o.deployments).filter(|d| d.spike.is_some()).count();
+        assert_eq!(marked, 1, "one deployment, one day");
     }
 }

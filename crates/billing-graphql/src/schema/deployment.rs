@@ -13,7 +13,7 @@ use super::types::{
 };
 use crate::error::Result;
 use crate::loaders::{load, state};
-use crate::query::{Range, V1DeploymentCharts, V1DeploymentItems, V2InstanceItems, V2Instances};
+use crate::query::{Range, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V2InstanceItems, V2Instances};
 
 /// An Elastic Cloud deployment and its costs over the range it was loaded with (Elastic v1
 /// `/deployments`). Child fields use that range unless given their own.
@@ -113,6 +113,69 @@ impl Deployment {
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let id = self.data().deployment_id.as_str();
         Ok(Some(instances.get(id).map_or_else(|| Leaves(Vec::new()), |i| line_items(&i.product_line_items))))
+    }
+
+    /// The deployment's forecast of the current calendar month (UTC), in ECU. Elastic v1
+    /// `GET /billing/costs/{organization_id}/charts`: the organization's daily chart, one call
+    /// for every deployment of the organization in the request (shared with
+    /// `Organization.forecast`), never one per deployment. Ignores the deployment's range.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn forecast(&self, ctx: &Context<'_>) -> Result<Option<super::Forecast>> {
+        super::insights::deployment_forecast(ctx, &self.org, &self.data().deployment_id).await.map(Some)
+    }
+
+    /// Days on which one of the deployment's dimensions (`capacity`, `data_out`, ...) or its
+    /// `total` left its robust band: the median of the `window` previous days, plus or minus
+    /// `threshold` robust standard deviations (1.4826 × MAD, floored at 1 % of the median).
+    /// Scores the days of `from`/`to` (default: the 30 complete days before today, not the
+    /// deployment's range; at most 400 days); `window` (default 14, the configured N) is 1 to 90. Elastic v1
+    /// `GET /billing/costs/{organization_id}/deployments/{deployment_id}/charts` (daily, from
+    /// `window` days before `from`): one call per deployment, issued concurrently.
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn anomalies(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        window: Option<i32>,
+        #[graphql(default = 3.5)] threshold: f64,
+    ) -> Result<Option<Vec<super::Anomaly>>> {
+        let config = super::insights::anomaly_config(ctx, window, threshold)?;
+        let id = &self.data().deployment_id;
+        super::insights::deployment_anomalies(ctx, &self.org, id, from, to, config).await.map(Some)
+    }
+
+    /// `totalCost` against the deployment's total over the previous range of equal length.
+    /// `current` calls nothing; `previous`, `absolute` and `percent` call Elastic v1
+    /// `GET /billing/costs/{organization_id}/deployments` for the previous range: one call for
+    /// every deployment of the organization and range in the request.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn cost_change(&self, ctx: &Context<'_>) -> super::CostChange {
+        use super::insights::Figure;
+        let (org, id) = (self.org.clone(), self.data().deployment_id.clone());
+        super::CostChange::new(self.range.resolve(state(ctx).now), Figure::Known(self.data().costs.total), |previous| {
+            Figure::Deployment(V1Deployments { org, range: Range::Explicit(previous) }, id)
+        })
+    }
+
+    /// v1's `totalCost` against the sum of the deployment's v2 line items over the same range,
+    /// the difference, and whether it is past the tolerance: within `absoluteTolerance` ECU or
+    /// `relativeTolerance` of the larger total agrees (defaults: the configured tolerance, 0.01 ECU or 0.1 %; v2 rounds each line to 4
+    /// decimals).
+    /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`: one call for
+    /// every deployment of the organization and range (shared with `lineItems`); v1's total is
+    /// already loaded.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn reconciliation(
+        &self,
+        ctx: &Context<'_>,
+        absolute_tolerance: Option<f64>,
+        relative_tolerance: Option<f64>,
+    ) -> Result<Option<super::Reconciliation>> {
+        let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
+        let instance = instances.get(self.data().deployment_id.as_str());
+        super::insights::reconciliation(ctx, self.data().costs.total, instance, absolute_tolerance, relative_tolerance)
+            .map(Some)
     }
 
     /// The deployment's itemized costs grouped by product, in ECU.

@@ -5,6 +5,8 @@
 
 mod cost;
 mod deployment;
+pub(crate) mod focus;
+mod insights;
 mod instance;
 mod leaves;
 mod organization;
@@ -14,6 +16,10 @@ pub(crate) mod usage;
 use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, MergedObject, Object, Schema};
 
 pub use deployment::Deployment;
+pub use focus::{FocusRow, FocusRowConnection, FocusRowEdge};
+pub use insights::{
+    Anomaly, CostChange, CreditsBurnDown, DeploymentForecast, Forecast, ForecastMethod, Reconciliation,
+};
 pub use instance::Instance;
 pub use organization::Organization;
 pub(crate) use usage::attach as attach_usage;

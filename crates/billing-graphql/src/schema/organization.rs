@@ -178,4 +178,90 @@ impl Organization {
         };
         Ok(Some(Chart::new(bucketing, load(ctx, q).await?)))
     }
+
+    /// The organization's forecast of the current calendar month (UTC): month-to-date actuals, a
+    /// projection to month end and a 90 % band, in ECU. Elastic v1
+    /// `GET /billing/costs/{organization_id}/charts` (daily, from the earlier of the month's
+    /// start and 28 days back, to today): one call, shared with `deploymentForecasts`,
+    /// `credits` and every `Deployment.forecast` of the organization in the request.
+    #[graphql(complexity = "super::CALL + child_complexity")]
+    async fn forecast(&self, ctx: &Context<'_>) -> Result<Option<super::Forecast>> {
+        Ok(Some(super::Forecast::from(&super::insights::organization_forecast(ctx, &self.id).await?)))
+    }
+
+    /// Every deployment's forecast of the current month, in deployment id order: the same one
+    /// daily chart call as `forecast` (never one call per deployment).
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn deployment_forecasts(&self, ctx: &Context<'_>) -> Result<Option<Vec<super::DeploymentForecast>>> {
+        super::insights::deployment_forecasts(ctx, &self.id).await.map(Some)
+    }
+
+    /// Days on which a deployment's cost left its robust band: the median of its `window`
+    /// previous days, plus or minus `threshold` robust standard deviations (1.4826 × MAD,
+    /// floored at 1 % of the median). Scores the days of `from`/`to` (default: the 30 complete
+    /// days before today; at most 400 days); `window` (default 14, the configured N) is 1 to 90. In day order, then deployment
+    /// id. Elastic v1 `GET /billing/costs/{organization_id}/charts` (daily, from `window` days
+    /// before `from` to `to`): one call for every deployment.
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    async fn anomalies(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        window: Option<i32>,
+        #[graphql(default = 3.5)] threshold: f64,
+    ) -> Result<Option<Vec<super::Anomaly>>> {
+        let config = super::insights::anomaly_config(ctx, window, threshold)?;
+        super::insights::organization_anomalies(ctx, &self.id, from, to, config).await.map(Some)
+    }
+
+    /// The organization's total over the range (default month to date) against the previous
+    /// range of equal length. Elastic v1 `GET /billing/costs/{organization_id}`: `current` the
+    /// range's call (shared with `costs` of the same range), `previous` one more, `absolute` and
+    /// `percent` both; nothing when only the bounds are selected.
+    #[graphql(complexity = "2 * super::CALL + child_complexity")]
+    async fn cost_change(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<super::CostChange>> {
+        use super::insights::Figure;
+        let now = state(ctx).now;
+        let range = range(ctx, from, to)?;
+        let org = self.id.clone();
+        let current = Figure::Organization(V1Overview { org: org.clone(), range });
+        Ok(Some(super::CostChange::new(range.resolve(now), current, |previous| {
+            Figure::Organization(V1Overview { org, range: Range::Explicit(previous) })
+        })))
+    }
+
+    /// Prepaid credits and the days they run out, at the current rate (the mean of the last 7
+    /// complete days) and along the forecast; null for an organization without prepaid credits.
+    /// Elastic v1 `GET /billing/costs/{organization_id}` (month to date, shared with `costs`)
+    /// and the daily `charts` call of `forecast` (shared with it): two calls.
+    #[graphql(complexity = "2 * super::CALL + child_complexity")]
+    async fn credits(&self, ctx: &Context<'_>) -> Result<Option<super::CreditsBurnDown>> {
+        super::insights::credits_burn_down(ctx, &self.id).await
+    }
+
+    /// The organization's costs as FOCUS 1.0 rows (FinOps Open Cost and Usage Specification):
+    /// one per instance, product line item and charge period, as a Relay connection. A charge
+    /// period is the range cut at month starts; costs are converted from ECU at the configured
+    /// rate (default 1 ECU = 1 USD) and kept in ECU in the `x…` fields. `docs/focus.md` maps
+    /// every column. Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`,
+    /// one call per calendar month the range touches (at most 13, else `BAD_USER_INPUT`); the
+    /// rows of every page come from those same calls. `first` is at most 5000.
+    #[graphql(complexity = "super::CALL + (first.unwrap_or(100).clamp(0, 5000) as usize) * child_complexity / 10")]
+    async fn focus(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default = 100)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<super::FocusRowConnection>> {
+        let range = range(ctx, from, to)?.resolve(state(ctx).now);
+        super::focus::connection(ctx, &self.id, &range, first.unwrap_or(100), after).await.map(Some)
+    }
 }

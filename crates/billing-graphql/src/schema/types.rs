@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::resolver_utils::enum_value;
-use async_graphql::{Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, Object, SimpleObject};
 use billing_model::elastic::{v1, v2};
 use billing_model::{ChartItems, DimensionType};
 use chrono::{DateTime, Utc};
@@ -120,11 +120,12 @@ impl From<&v1::Period> for Period {
 pub struct Chart {
     bucketing: Bucketing,
     items: Arc<ChartItems>,
+    index: super::insights::SharedIndex,
 }
 
 impl Chart {
     pub(crate) fn new(bucketing: Bucketing, items: Arc<ChartItems>) -> Self {
-        Chart { bucketing, items }
+        Chart { bucketing, items, index: Default::default() }
     }
 }
 
@@ -138,7 +139,9 @@ impl Chart {
 
     /// The points, in time order as the upstream sends them.
     async fn points(&self) -> Leaves<ChartPoint> {
-        (0..self.items.data.len()).map(|index| ChartPoint { items: self.items.clone(), index }).collect()
+        (0..self.items.data.len())
+            .map(|index| ChartPoint { items: self.items.clone(), index, series: self.index.clone() })
+            .collect()
     }
 }
 
@@ -147,6 +150,7 @@ impl Chart {
 pub struct ChartPoint {
     items: Arc<ChartItems>,
     index: usize,
+    series: super::insights::SharedIndex,
 }
 
 impl ChartPoint {
@@ -175,6 +179,23 @@ impl ChartPoint {
     /// The sum of the values, in ECU.
     async fn total(&self) -> f64 {
         self.data().total()
+    }
+
+    /// The values of this point that leave their robust band: the median of the same series'
+    /// `window` points before it in this chart, plus or minus `threshold` robust standard
+    /// deviations (1.4826 × MAD, floored at 1 % of the median). A series with fewer than
+    /// `window` earlier points in the chart is not scored, so ask for a range that starts
+    /// `window` buckets before the points you want scored. No upstream call beyond the chart's.
+    /// `window` (default 14, the configured N) is 1 to 90, else `BAD_USER_INPUT`.
+    async fn anomalies(
+        &self,
+        ctx: &Context<'_>,
+        window: Option<i32>,
+        #[graphql(default = 3.5)] threshold: f64,
+    ) -> crate::error::Result<Vec<super::insights::Anomaly>> {
+        let config = super::insights::anomaly_config(ctx, window, threshold)?;
+        let index = self.series.get_or_init(|| super::insights::index_series(&self.items));
+        Ok(super::insights::point_anomalies(&self.items, index, self.index, config))
     }
 }
 

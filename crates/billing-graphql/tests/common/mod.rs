@@ -58,6 +58,14 @@ pub fn uncached(sim: &SimHandle) -> BillingGraph {
     graph(sim, config)
 }
 
+/// An uncached schema whose clock is the simulator's ([`now`]): for the fields that read "today".
+pub fn uncached_at_sim_clock(sim: &SimHandle) -> BillingGraph {
+    let mut config = SchemaConfig::default();
+    config.cache.enabled = false;
+    config.now = Some(now());
+    graph(sim, config)
+}
+
 /// The demo credentials: the Elastic demo key and the first Talkdesk token.
 pub fn demo(sim: &SimHandle) -> Credentials {
     let c = sim.dataset().credentials();
