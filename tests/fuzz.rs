@@ -2646,6 +2646,22 @@ async fn regression_a_fragment_fan_out_bomb_on_deployment_is_too_complex() {
 
 // Found by the properties: each with the minimal input proptest shrank it to.
 
+/// Fragments of spreads alone, four per fragment and fifteen deep, the last fragment unknown,
+/// spread by an operation that would not even run: no field is selected, so the expanded size
+/// counted fields only and let it through, and async-graphql's recursion check then visited
+/// 4^15 spreads (the case ran past its 5 s). Spreads count now. Found by
+/// `hostile_documents_never_take_the_gateway_down`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_spreads_without_fields_cannot_fan_out_for_free() {
+    let gateway = Fresh::start().await;
+    let mut query = String::from("mutation Main { ...Dp0_0 } query Extra { __typename }");
+    for i in 0..15 {
+        let next = format!("...Dp0_{} ", i + 1).repeat(4);
+        query.push_str(&format!(" fragment Dp0_{i} on Query {{ {next}}}"));
+    }
+    gateway.assert_refused(&query, COMPLEX).await;
+}
+
 /// An argument that async-graphql cannot coerce fails its field with an error that had no
 /// `extensions.code`: a date that is no date, a literal of the wrong type. Found by
 /// `hostile_arguments_never_take_the_gateway_down`.

@@ -169,7 +169,7 @@ pub(crate) fn check(doc: &ExecutableDocument, limits: &DocumentLimits) -> Result
     }
     // Every definition counts, not only the operation that will run: validation walks them all.
     let expanded = [
-        (total.selections, limits.selections, "selects", "fields"),
+        (total.selections, limits.selections, "selects", "fields and fragments"),
         (total.nesting, limits.nesting, "nests", "levels deep"),
     ];
     for (value, limit, verb, unit) in expanded {
@@ -206,9 +206,15 @@ fn expand(set: &SelectionSet, fragments: &HashMap<&Name, Expanded>) -> (Expanded
                         stack.push((&f.node.selection_set.node, level + 1));
                     }
                 }
-                Selection::InlineFragment(i) => stack.push((&i.node.selection_set.node, level + 1)),
+                Selection::InlineFragment(i) => {
+                    out.selections = out.selections.saturating_add(1);
+                    stack.push((&i.node.selection_set.node, level + 1));
+                }
                 Selection::FragmentSpread(s) => {
-                    // An unknown fragment is validation's to report; it adds nothing here.
+                    // The spread itself counts: a validator visits it, even when the fragment
+                    // selects no field or is unknown (which is validation's to report), so
+                    // spreads of spreads cannot fan out for free.
+                    out.selections = out.selections.saturating_add(1);
                     if let Some(f) = fragments.get(&s.node.fragment_name.node) {
                         out.selections = out.selections.saturating_add(f.selections);
                         out.nesting = out.nesting.max(level + 1 + f.nesting);
@@ -387,7 +393,8 @@ mod tests {
 
     #[test]
     fn expansion_is_counted_exactly() {
-        // F1 has 2 fields; F0 spreads it twice under `a`: 1 + 4; the operation: 1 + 5.
+        // F1 has 2 fields; F0 spreads it twice under `a`: 1 + 2 × (1 + 2); the operation:
+        // x, the spread, and F0's 7. A spread counts as a selection of its own.
         let q = "{ x { ...F0 } } fragment F0 on X { a { ...F1 ...F1 } } fragment F1 on A { b c }";
         let doc = async_graphql::parser::parse_query(q).unwrap();
         let order = fragment_order(&doc).unwrap();
@@ -398,11 +405,25 @@ mod tests {
             fragments.insert(name, e);
         }
         let f0 = fragments[&Name::new("F0")];
-        assert_eq!((f0.selections, f0.nesting), (5, 2));
+        assert_eq!((f0.selections, f0.nesting), (7, 2));
         let (_, op) = doc.operations.iter().next().unwrap();
         let (e, _) = expand(&op.node.selection_set.node, &fragments);
-        // x (1) + F0 (5); x's set is level 1, the spread adds 1, F0 nests 2 below itself.
-        assert_eq!((e.selections, e.nesting), (6, 4));
+        // x (1) + the spread (1) + F0 (7); x's set is level 1, the spread adds 1, F0 nests 2
+        // below itself.
+        assert_eq!((e.selections, e.nesting), (9, 4));
+    }
+
+    /// Found by the fuzz campaign: fragments of spreads alone (the last one unknown) select no
+    /// field, yet a validator visits every spread: 4^15 of them in an operation that would not
+    /// even run. Spreads count, so the document is refused before any validator walks it.
+    #[test]
+    fn spreads_without_fields_cannot_fan_out_for_free() {
+        let mut q = String::from("mutation Main { ...D0 } query Extra { __typename }\n");
+        for i in 0..15 {
+            let next = format!("...D{} ", i + 1).repeat(4);
+            q.push_str(&format!("fragment D{i} on Query {{ {next}}}\n"));
+        }
+        assert_eq!(code(&q).as_deref(), Some(codes::QUERY_TOO_COMPLEX), "{:?}", check_str(&q));
     }
 
     #[test]

@@ -530,8 +530,10 @@ impl<'d> Walk<'d> {
     /// The fields of merged selection sets on `type_name`, as CollectFields gathers them. A
     /// condition that does not bind counts as included: the estimate leans high.
     fn collect(&self, sets: &[&'d SelectionSet], type_name: &str) -> Vec<Collected<'d>> {
+        // Linear in the selections: response keys and visited fragments are looked up by hash.
         let mut out: Vec<Collected<'d>> = Vec::new();
-        let mut visited: Vec<&'d Name> = Vec::new();
+        let mut at: std::collections::HashMap<&'d Name, usize> = std::collections::HashMap::new();
+        let mut visited: std::collections::HashSet<&'d Name> = std::collections::HashSet::new();
         let mut stack: Vec<&'d Positioned<Selection>> = Vec::new();
         for set in sets.iter().rev() {
             stack.extend(set.items.iter().rev());
@@ -543,9 +545,12 @@ impl<'d> Walk<'d> {
             match &item.node {
                 Selection::Field(f) => {
                     let key = &f.node.response_key().node;
-                    match out.iter_mut().find(|c| c.key == key) {
-                        Some(c) => c.sets.push(&f.node.selection_set.node),
-                        None => out.push(Collected { key, field: &f.node, sets: vec![&f.node.selection_set.node] }),
+                    match at.get(key) {
+                        Some(&i) => out[i].sets.push(&f.node.selection_set.node),
+                        None => {
+                            at.insert(key, out.len());
+                            out.push(Collected { key, field: &f.node, sets: vec![&f.node.selection_set.node] });
+                        }
                     }
                 }
                 Selection::InlineFragment(i) => {
@@ -556,8 +561,7 @@ impl<'d> Walk<'d> {
                 Selection::FragmentSpread(s) => {
                     let name = &s.node.fragment_name.node;
                     let Some(fragment) = self.doc.and_then(|d| d.fragments.get(name)) else { continue };
-                    if fragment.node.type_condition.node.on.node == type_name && !visited.contains(&name) {
-                        visited.push(name);
+                    if fragment.node.type_condition.node.on.node == type_name && visited.insert(name) {
                         stack.extend(fragment.node.selection_set.node.items.iter().rev());
                     }
                 }
