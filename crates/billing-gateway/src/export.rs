@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use billing_graphql::{GatewayError, codes};
+use billing_graphql::{GraphError, codes};
 use billing_insights::focus::{COLUMNS, FocusRow};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -47,7 +47,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response()
 }
 
-fn status_of(e: &GatewayError) -> StatusCode {
+fn status_of(e: &GraphError) -> StatusCode {
     match e.code() {
         codes::BAD_USER_INPUT => StatusCode::BAD_REQUEST,
         codes::UNAUTHENTICATED | codes::UPSTREAM_UNAUTHENTICATED => StatusCode::UNAUTHORIZED,
@@ -59,7 +59,7 @@ fn status_of(e: &GatewayError) -> StatusCode {
     }
 }
 
-fn refused(e: &GatewayError) -> Response {
+fn refused(e: &GraphError) -> Response {
     error(status_of(e), e.code(), &e.message())
 }
 

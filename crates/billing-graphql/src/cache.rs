@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::CacheConfig;
-use crate::error::GatewayError;
+use crate::error::GraphError;
 use crate::shared::{Shared, Through};
 
 /// A credential's identity for cache keys: a keyed hash, unlinkable to the secret.
@@ -118,16 +118,16 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
 
 /// The cache, or its absence.
 #[derive(Clone)]
-pub struct ResponseCache {
+pub struct UpstreamCache {
     inner: Option<Cache<CacheKey, Entry>>,
     config: CacheConfig,
     /// The second level, shared with the other replicas.
     shared: Option<Shared>,
 }
 
-impl std::fmt::Debug for ResponseCache {
+impl std::fmt::Debug for UpstreamCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseCache")
+        f.debug_struct("UpstreamCache")
             .field("config", &self.config)
             .field("entries", &self.inner.as_ref().map(Cache::entry_count))
             .field("shared", &self.shared)
@@ -158,7 +158,7 @@ pub enum Lookup {
     Miss,
 }
 
-impl ResponseCache {
+impl UpstreamCache {
     pub fn new(config: CacheConfig) -> Self {
         let inner = config.enabled.then(|| {
             // Bounded by bytes through the weigher; entries are bounded below by max_bytes/weight
@@ -179,7 +179,7 @@ impl ResponseCache {
                 })
                 .build()
         });
-        ResponseCache { inner, config, shared: None }
+        UpstreamCache { inner, config, shared: None }
     }
 
     /// This cache with `shared` behind it as a second level (when the cache is enabled).
@@ -228,10 +228,10 @@ impl ResponseCache {
         key: CacheKey,
         closed: bool,
         fetch: F,
-    ) -> (Result<Arc<T>, GatewayError>, Lookup)
+    ) -> (Result<Arc<T>, GraphError>, Lookup)
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
-        F: Future<Output = Result<T, GatewayError>> + Send,
+        F: Future<Output = Result<T, GraphError>> + Send,
     {
         let Some(cache) = &self.inner else {
             return (fetch.await.map(Arc::new), Lookup::Miss);
@@ -259,7 +259,7 @@ impl ResponseCache {
                 // size in memory. Counted as it is written, without a copy of the answer.
                 let mut size = ByteCount(0);
                 let bytes = serde_json::to_writer(&mut size, &value).map_or(0, |()| size.0);
-                Ok::<_, GatewayError>(Entry {
+                Ok::<_, GraphError>(Entry {
                     value: Arc::new(value),
                     bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
                     ttl,
@@ -268,7 +268,7 @@ impl ResponseCache {
             .await;
         let result = match result {
             Ok(entry) => {
-                entry.value.downcast::<T>().map_err(|_| GatewayError::Internal("a cache entry of another type"))
+                entry.value.downcast::<T>().map_err(|_| GraphError::Internal("a cache entry of another type"))
             }
             Err(e) => Err((*e).clone()),
         };

@@ -11,9 +11,9 @@ use billing_http::{
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::cache::{Fingerprint, Fingerprinter, ResponseCache};
+use crate::cache::{Fingerprint, Fingerprinter, UpstreamCache};
 use crate::config::SchemaConfig;
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 
 /// The three upstream clients the schema reads from.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl Credentials {
 #[derive(Debug)]
 pub(crate) struct Services {
     pub(crate) upstreams: Upstreams,
-    pub(crate) cache: ResponseCache,
+    pub(crate) cache: UpstreamCache,
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) config: SchemaConfig,
     pub(crate) callers: CallerSlots,
@@ -188,16 +188,16 @@ impl RequestState {
     pub(crate) fn elastic(&self, upstream: Upstream) -> Result<(&ElasticCredentials, Fingerprint)> {
         match &self.elastic {
             Credential::Present((c, f)) => Ok((c, *f)),
-            Credential::Invalid => Err(GatewayError::InvalidCredential(upstream)),
-            Credential::Missing => Err(GatewayError::MissingCredential(upstream)),
+            Credential::Invalid => Err(GraphError::InvalidCredential(upstream)),
+            Credential::Missing => Err(GraphError::MissingCredential(upstream)),
         }
     }
 
     pub(crate) fn talkdesk(&self) -> Result<(&TalkdeskAuth, Fingerprint)> {
         match &self.talkdesk {
             Credential::Present((t, f)) => Ok((t, *f)),
-            Credential::Invalid => Err(GatewayError::InvalidCredential(Upstream::Talkdesk)),
-            Credential::Missing => Err(GatewayError::MissingCredential(Upstream::Talkdesk)),
+            Credential::Invalid => Err(GraphError::InvalidCredential(Upstream::Talkdesk)),
+            Credential::Missing => Err(GraphError::MissingCredential(Upstream::Talkdesk)),
         }
     }
 
@@ -212,7 +212,7 @@ impl RequestState {
     pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
         self.spent
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |spent| (spent < self.budget).then_some(spent + 1))
-            .map_err(|_| GatewayError::BudgetExceeded { budget: self.budget })?;
+            .map_err(|_| GraphError::BudgetExceeded { budget: self.budget })?;
         Ok(Reservation { state: self, used: AtomicBool::new(false) })
     }
 

@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use crate::cache::{CacheKey, Fingerprint};
 use crate::context::{Credential, Credentials, Services};
-use crate::query::{
-    IndexedInstances, Query, Range, V1Charts, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V1Items,
+use crate::upstream::{
+    IndexedInstances, UpstreamCall, Range, V1Charts, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V1Items,
     V1Overview, V2Charts, V2InstanceCharts, V2InstanceItems, V2Instances, V2Items,
 };
 use crate::schema::types::{Bucketing, InstanceTypeFilter, ServerlessGroupBy};
@@ -246,7 +246,7 @@ pub(crate) const DEPLOYMENTS: &str = "Organization.deployments";
 pub(crate) const INSTANCES: &str = "Organization.instances";
 const DEPLOYMENT: &str = "Organization.deployment";
 
-/// One upstream call, as the cache keys it (the month appended, as `query::fetch` does).
+/// One upstream call, as the cache keys it (the month appended, as `upstream::fetch` does).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Call {
     endpoint: Endpoint,
@@ -254,14 +254,14 @@ struct Call {
 }
 
 impl Call {
-    fn of<Q: Query>(q: &Q, now: DateTime<Utc>) -> Call {
+    fn of<Q: UpstreamCall>(q: &Q, now: DateTime<Utc>) -> Call {
         Call { endpoint: Q::ENDPOINT, args: cache_args(q, now) }
     }
 }
 
 /// A query's arguments as its cache key holds them: the month is part of every key, since
 /// "month to date" names another range each month.
-pub(crate) fn cache_args<Q: Query>(q: &Q, now: DateTime<Utc>) -> String {
+pub(crate) fn cache_args<Q: UpstreamCall>(q: &Q, now: DateTime<Utc>) -> String {
     let mut args = q.args();
     let _ = write!(args, "|{}", Month::of(now));
     args
@@ -357,7 +357,7 @@ pub(crate) async fn estimate(
         for slice in &slices {
             let head = slice.head_query();
             let key = CacheKey {
-                endpoint: crate::query::UsagePageQuery::ENDPOINT.template,
+                endpoint: crate::upstream::UsagePageQuery::ENDPOINT.template,
                 credential,
                 args: cache_args(&head, now),
             };
@@ -609,7 +609,7 @@ impl<'d> Walk<'d> {
         Some(b.unwrap_or_default().into())
     }
 
-    fn call<Q: Query>(&mut self, q: &Q) {
+    fn call<Q: UpstreamCall>(&mut self, q: &Q) {
         let call = Call::of(q, self.now);
         self.calls.insert(call);
     }

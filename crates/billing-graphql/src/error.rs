@@ -61,7 +61,7 @@ pub mod codes {
 
 /// Why a field could not be resolved. Cheap to clone: loaders hand one error to many fields.
 #[derive(Debug, Clone)]
-pub enum GatewayError {
+pub enum GraphError {
     /// An upstream call failed.
     Upstream(Arc<billing_http::Error>),
     /// The field needs a credential for this upstream and the request carried none.
@@ -76,48 +76,48 @@ pub enum GatewayError {
     Internal(&'static str),
 }
 
-impl From<billing_http::Error> for GatewayError {
+impl From<billing_http::Error> for GraphError {
     fn from(e: billing_http::Error) -> Self {
-        GatewayError::Upstream(Arc::new(e))
+        GraphError::Upstream(Arc::new(e))
     }
 }
 
-impl From<billing_model::DateRangeError> for GatewayError {
+impl From<billing_model::DateRangeError> for GraphError {
     fn from(e: billing_model::DateRangeError) -> Self {
-        GatewayError::BadInput(e.to_string())
+        GraphError::BadInput(e.to_string())
     }
 }
 
-impl GatewayError {
+impl GraphError {
     /// The stable `extensions.code`.
     pub fn code(&self) -> &str {
         match self {
-            GatewayError::Upstream(e) => upstream_code(e),
-            GatewayError::MissingCredential(_) | GatewayError::InvalidCredential(_) => codes::UNAUTHENTICATED,
-            GatewayError::BadInput(_) => codes::BAD_USER_INPUT,
-            GatewayError::BudgetExceeded { .. } => codes::UPSTREAM_BUDGET_EXCEEDED,
-            GatewayError::Internal(_) => codes::INTERNAL,
+            GraphError::Upstream(e) => upstream_code(e),
+            GraphError::MissingCredential(_) | GraphError::InvalidCredential(_) => codes::UNAUTHENTICATED,
+            GraphError::BadInput(_) => codes::BAD_USER_INPUT,
+            GraphError::BudgetExceeded { .. } => codes::UPSTREAM_BUDGET_EXCEEDED,
+            GraphError::Internal(_) => codes::INTERNAL,
         }
     }
 
     /// The upstream involved, if any.
     pub fn upstream(&self) -> Option<Upstream> {
         match self {
-            GatewayError::Upstream(e) => Some(e.upstream()),
-            GatewayError::MissingCredential(u) | GatewayError::InvalidCredential(u) => Some(*u),
-            GatewayError::BadInput(_) | GatewayError::BudgetExceeded { .. } | GatewayError::Internal(_) => None,
+            GraphError::Upstream(e) => Some(e.upstream()),
+            GraphError::MissingCredential(u) | GraphError::InvalidCredential(u) => Some(*u),
+            GraphError::BadInput(_) | GraphError::BudgetExceeded { .. } | GraphError::Internal(_) => None,
         }
     }
 
     /// The client-facing message.
     pub fn message(&self) -> String {
         match self {
-            GatewayError::Upstream(e) => client_message(e),
-            GatewayError::MissingCredential(u) => format!("no credential for {u}: {}", credential_hint(*u)),
-            GatewayError::InvalidCredential(u) => format!("the credential for {u} is invalid: {}", credential_hint(*u)),
-            GatewayError::BadInput(m) => m.clone(),
-            GatewayError::Internal(what) => format!("internal error: {what}"),
-            GatewayError::BudgetExceeded { budget } => {
+            GraphError::Upstream(e) => client_message(e),
+            GraphError::MissingCredential(u) => format!("no credential for {u}: {}", credential_hint(*u)),
+            GraphError::InvalidCredential(u) => format!("the credential for {u} is invalid: {}", credential_hint(*u)),
+            GraphError::BadInput(m) => m.clone(),
+            GraphError::Internal(what) => format!("internal error: {what}"),
+            GraphError::BudgetExceeded { budget } => {
                 format!("this request needs more than {budget} upstream calls; narrow the query or split it")
             }
         }
@@ -187,14 +187,14 @@ fn upstream_code(e: &billing_http::Error) -> &str {
 // No `Display`: async-graphql converts any `Display` error into a GraphQL error without
 // extensions, and every gateway error must carry its code. `message()` gives the text.
 
-impl ErrorExtensions for GatewayError {
+impl ErrorExtensions for GraphError {
     fn extend(&self) -> async_graphql::Error {
         async_graphql::Error::new(self.message()).extend_with(|_, ext| {
             ext.set("code", self.code());
             if let Some(u) = self.upstream() {
                 ext.set("upstream", u.as_str());
             }
-            if let GatewayError::Upstream(e) = self {
+            if let GraphError::Upstream(e) = self {
                 if let Some(status) = e.http_status() {
                     ext.set("status", status);
                 }
@@ -210,11 +210,11 @@ impl ErrorExtensions for GatewayError {
     }
 }
 
-impl From<GatewayError> for async_graphql::Error {
-    fn from(e: GatewayError) -> Self {
+impl From<GraphError> for async_graphql::Error {
+    fn from(e: GraphError) -> Self {
         e.extend()
     }
 }
 
 /// Results of resolvers.
-pub(crate) type Result<T, E = GatewayError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = GraphError> = std::result::Result<T, E>;

@@ -25,7 +25,7 @@ mod error;
 mod flight;
 mod loaders;
 mod plan;
-mod query;
+mod upstream;
 mod response_shape;
 pub mod schema;
 mod shared;
@@ -37,11 +37,11 @@ use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError};
 use chrono::Utc;
 
 pub use answer::{Answer, AnswerKind};
-pub use cache::{Fingerprint, Fingerprinter, ResponseCache};
+pub use cache::{Fingerprint, Fingerprinter, UpstreamCache};
 pub use config::{CacheConfig, InsightsConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
 pub use cost::{ASSUMED_LIST_SIZE, Actual, CostReport, Estimate, ListSize, SizeSource, Tally};
-pub use error::{GatewayError, codes};
+pub use error::{GraphError, codes};
 pub use flight::CallerId;
 pub use schema::{BillingSchema, Query};
 pub use shared::{Shared, SharedConfig, SharedError, codec as shared_codec};
@@ -90,7 +90,7 @@ impl BillingGraph {
     ) -> Self {
         let services = Arc::new(Services {
             upstreams,
-            cache: ResponseCache::new(config.cache.clone()).with_shared(shared),
+            cache: UpstreamCache::new(config.cache.clone()).with_shared(shared),
             fingerprinter,
             callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
@@ -117,7 +117,7 @@ impl BillingGraph {
     }
 
     /// The response cache shared by all requests.
-    pub fn cache(&self) -> &ResponseCache {
+    pub fn cache(&self) -> &UpstreamCache {
         &self.services.cache
     }
 
@@ -157,9 +157,9 @@ impl BillingGraph {
         organization: &str,
         from: Option<&str>,
         to: Option<&str>,
-    ) -> Result<FocusExport, GatewayError> {
+    ) -> Result<FocusExport, GraphError> {
         let org = billing_model::OrganizationId::parse(organization)
-            .map_err(|e| GatewayError::BadInput(format!("organization: {e}")))?;
+            .map_err(|e| GraphError::BadInput(format!("organization: {e}")))?;
         let now = self.now();
         let range = billing_model::DateRange::parse(from, to, now)?;
         let periods = schema::focus::periods(&range)?;
@@ -181,7 +181,7 @@ impl BillingGraph {
     /// Executions that shared their answer with identical concurrent requests are counted once:
     /// the number of single-flight executions started (0 while the cache is off, when every
     /// request executes on its own).
-    pub fn shared_executions(&self) -> u64 {
+    pub fn executions_started(&self) -> u64 {
         self.flights.started() + self.answers.started()
     }
 
@@ -684,7 +684,7 @@ pub struct FocusExport {
 
 impl FocusExport {
     /// The next charge period's rows; `None` once every period was served.
-    pub async fn next_period(&mut self) -> Option<Result<Vec<billing_insights::focus::FocusRow>, GatewayError>> {
+    pub async fn next_period(&mut self) -> Option<Result<Vec<billing_insights::focus::FocusRow>, GraphError>> {
         let period = self.periods.pop_front()?;
         Some(schema::focus::period_rows(&self.state, &self.org, &period).await)
     }

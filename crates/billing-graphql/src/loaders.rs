@@ -15,10 +15,10 @@ use dataloader::cached::Loader;
 use tracing::Instrument;
 
 use crate::context::RequestState;
-use crate::error::{GatewayError, Result};
-use crate::query::{self, Query};
+use crate::error::{GraphError, Result};
+use crate::upstream::{self, UpstreamCall};
 
-type Answer<Q> = Result<Arc<<Q as Query>::Output>, GatewayError>;
+type Answer<Q> = Result<Arc<<Q as UpstreamCall>::Output>, GraphError>;
 
 /// The batch function of a query type: every key of a batch fetched concurrently.
 pub(crate) struct Batch<Q> {
@@ -26,11 +26,11 @@ pub(crate) struct Batch<Q> {
     _q: std::marker::PhantomData<fn() -> Q>,
 }
 
-impl<Q: Query> BatchFn<Q, Answer<Q>> for Batch<Q> {
+impl<Q: UpstreamCall> BatchFn<Q, Answer<Q>> for Batch<Q> {
     async fn load(&mut self, keys: &[Q]) -> HashMap<Q, Answer<Q>> {
         let state = &self.state;
         let answers =
-            futures::future::join_all(keys.iter().map(|k| async move { (k.clone(), query::fetch(state, k).await) }));
+            futures::future::join_all(keys.iter().map(|k| async move { (k.clone(), upstream::fetch(state, k).await) }));
         let span = tracing::debug_span!(
             "loader_batch",
             upstream = Q::ENDPOINT.upstream.as_str(),
@@ -42,9 +42,9 @@ impl<Q: Query> BatchFn<Q, Answer<Q>> for Batch<Q> {
 }
 
 /// The loader of one query type.
-pub(crate) struct QueryLoader<Q: Query>(Loader<Q, Answer<Q>, Batch<Q>>);
+pub(crate) struct QueryLoader<Q: UpstreamCall>(Loader<Q, Answer<Q>, Batch<Q>>);
 
-impl<Q: Query> QueryLoader<Q> {
+impl<Q: UpstreamCall> QueryLoader<Q> {
     pub(crate) fn new(state: Arc<RequestState>) -> Self {
         // A few yields gather the keys resolvers register in the same execution wave.
         QueryLoader(
@@ -55,7 +55,7 @@ impl<Q: Query> QueryLoader<Q> {
 
 /// Adds a loader of every query type to a request.
 pub(crate) fn attach(request: async_graphql::Request, state: &Arc<RequestState>) -> async_graphql::Request {
-    use crate::query::*;
+    use crate::upstream::*;
     request
         .data(QueryLoader::<V1Overview>::new(state.clone()))
         .data(QueryLoader::<V1Charts>::new(state.clone()))
@@ -73,10 +73,10 @@ pub(crate) fn attach(request: async_graphql::Request, state: &Arc<RequestState>)
 }
 
 /// Loads one query through the request's loader of its type.
-pub(crate) async fn load<Q: Query>(ctx: &Context<'_>, q: Q) -> Result<Arc<Q::Output>> {
+pub(crate) async fn load<Q: UpstreamCall>(ctx: &Context<'_>, q: Q) -> Result<Arc<Q::Output>> {
     let loader = ctx.data_unchecked::<QueryLoader<Q>>();
     // Every key gets an answer from `Batch::load`, so `try_load` cannot miss; map it anyway.
-    loader.0.try_load(q).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))
+    loader.0.try_load(q).await.unwrap_or(Err(GraphError::Internal("a loader lost a key")))
 }
 
 /// The request's state.

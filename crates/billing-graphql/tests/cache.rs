@@ -124,7 +124,7 @@ async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() 
     assert_eq!(failed.kind(), billing_graphql::AnswerKind::Partial);
     let first = graph.execute_json(q.as_str(), demo(&sim)).await;
     assert_eq!(first.kind(), billing_graphql::AnswerKind::Complete, "the failed answer was not kept");
-    assert_eq!(graph.shared_executions(), 2);
+    assert_eq!(graph.executions_started(), 2);
     let calls = sim.stats().total();
     let again = graph.execute_json(q.as_str(), demo(&sim)).await;
     // The same bytes but for the cost report, which says what this repeat cost: nothing.
@@ -137,13 +137,13 @@ async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() 
     );
     let cost = again.cost().unwrap();
     assert_eq!((cost.actual.calls, cost.estimated.calls), (0, 0));
-    assert_eq!(graph.shared_executions(), 2, "no execution for a repeat");
+    assert_eq!(graph.executions_started(), 2, "no execution for a repeat");
     assert_eq!(sim.stats().total(), calls, "no upstream call for a repeat");
     // Another caller is another answer.
     let other = billing_graphql::Credentials::none()
         .with_elastic_header(Some(&format!("ApiKey {}", sim.dataset().credentials().elastic_other_key)));
     graph.execute_json(q.as_str(), other).await;
-    assert_eq!(graph.shared_executions(), 3);
+    assert_eq!(graph.executions_started(), 3);
 }
 
 /// An answer about closed ranges only is kept for the long TTL; one that touched a range that
@@ -163,9 +163,9 @@ async fn whole_answers_are_kept_by_the_finality_of_their_ranges() {
     for _ in 0..2 {
         graph.execute_json(closed.as_str(), demo(&sim)).await;
     }
-    assert_eq!(graph.shared_executions(), 1, "closed: kept");
+    assert_eq!(graph.executions_started(), 1, "closed: kept");
     for _ in 0..2 {
         graph.execute_json(open.as_str(), demo(&sim)).await;
     }
-    assert_eq!(graph.shared_executions(), 3, "open: not kept past its TTL");
+    assert_eq!(graph.executions_started(), 3, "open: not kept past its TTL");
 }

@@ -18,7 +18,7 @@ async fn identical_concurrent_operations_cost_one_execution() {
     let q = format!(r#"{{ organization(id: "{org}") {{ deployments {{ id name totalCost }} }} }}"#);
     let answers = futures::future::join_all((0..8).map(|_| data(&graph, demo(&sim), &q))).await;
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "every caller gets the same answer");
-    assert_eq!(graph.shared_executions(), 1, "eight identical requests, one execution");
+    assert_eq!(graph.executions_started(), 1, "eight identical requests, one execution");
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
 
     // Another credential, or other variables, is another operation.
@@ -28,7 +28,7 @@ async fn identical_concurrent_operations_cost_one_execution() {
         .variables(async_graphql::Variables::from_json(serde_json::json!({ "id": org })));
     let (_, _, _) =
         tokio::join!(run(&graph, demo(&sim), &q), run(&graph, other, &q), graph.execute(with_vars, demo(&sim)),);
-    assert_eq!(graph.shared_executions(), 4);
+    assert_eq!(graph.executions_started(), 4);
 }
 
 #[tokio::test]
@@ -37,7 +37,7 @@ async fn without_the_cache_every_request_executes() {
     let graph = uncached(&sim);
     let q = format!(r#"{{ organization(id: "{}") {{ deployments {{ id }} }} }}"#, sim.dataset().demo_org().id);
     futures::future::join_all((0..3).map(|_| data(&graph, demo(&sim), &q))).await;
-    assert_eq!(graph.shared_executions(), 0);
+    assert_eq!(graph.executions_started(), 0);
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 3);
 }
 
@@ -59,7 +59,7 @@ async fn an_abandoned_execution_stops_and_leaves() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENT_CHARTS), 0);
     data(&graph, demo(&sim), &q).await;
-    assert_eq!(graph.shared_executions(), 2, "a later request starts afresh");
+    assert_eq!(graph.executions_started(), 2, "a later request starts afresh");
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn one_caller_going_does_not_stop_the_execution_for_the_others() {
     );
     assert!(gone.is_err());
     assert!(!stayed["organization"]["deployments"].as_array().unwrap().is_empty());
-    assert_eq!(graph.shared_executions(), 1);
+    assert_eq!(graph.executions_started(), 1);
     assert_eq!(calls(&sim, ep::V1_DEPLOYMENTS), 1);
 }
 

@@ -15,8 +15,8 @@ use super::write::Writer;
 use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
-use crate::query::{
-    self, Query, Range, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances,
+use crate::upstream::{
+    self, UpstreamCall, Range, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances,
 };
 use crate::schema::usage::{Slice, SliceAnswer, Wanted, load_slices};
 
@@ -60,7 +60,7 @@ async fn instances_ready<'f>(
         .await
 }
 
-pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as Query>::Output>>>;
+pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as UpstreamCall>::Output>>>;
 
 /// Runs `plan` for the request `state`, and answers the response's JSON and whether it has
 /// errors.
@@ -278,7 +278,7 @@ async fn render_deployments(
     }
     let mut answers = futures::stream::iter(plans)
         .map(|(calls, mut known)| async move {
-            let results = futures::future::join_all(calls.iter().map(|q| query::fetch(state, q))).await;
+            let results = futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))).await;
             known.extend(calls.into_iter().zip(results));
             known
         })
@@ -351,13 +351,13 @@ fn for_each_org_field(plan: &Plan, mut f: impl FnMut(&billing_model::Organizatio
 }
 
 /// Adds a call to make (once, however often it is wanted).
-fn want<Q: Query>(answers: &mut Answers<Q>, q: Q) {
-    answers.entry(q).or_insert_with(|| Err(crate::error::GatewayError::Internal("a planned call was not made")));
+fn want<Q: UpstreamCall>(answers: &mut Answers<Q>, q: Q) {
+    answers.entry(q).or_insert_with(|| Err(crate::error::GraphError::Internal("a planned call was not made")));
 }
 
 /// Makes every wanted call at once, through the cache and the request's budget, as a loader's
 /// batch does.
-async fn fetch_all<Q: Query + Hash>(state: &RequestState, answers: &mut Answers<Q>) {
+async fn fetch_all<Q: UpstreamCall + Hash>(state: &RequestState, answers: &mut Answers<Q>) {
     let calls = answers.keys().cloned().collect::<Vec<_>>();
     if calls.is_empty() {
         return;
@@ -370,7 +370,7 @@ async fn fetch_all<Q: Query + Hash>(state: &RequestState, answers: &mut Answers<
         keys = calls.len(),
     );
     let results =
-        tracing::Instrument::instrument(futures::future::join_all(calls.iter().map(|q| query::fetch(state, q))), span)
+        tracing::Instrument::instrument(futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))), span)
             .await;
     for (q, result) in calls.into_iter().zip(results) {
         answers.insert(q, result);

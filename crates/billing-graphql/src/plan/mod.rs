@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 
 pub(crate) use execute::execute;
 
-use crate::error::{GatewayError, Result};
-use crate::query::Range;
+use crate::error::{GraphError, Result};
+use crate::upstream::Range;
 use crate::schema::types::Bucketing;
 use crate::schema::usage::{Wanted, slice_for};
 use crate::schema::{UsageFilter, UsageOrderBy};
@@ -364,7 +364,7 @@ impl<'d> Compiler<'d> {
             "__typename" => Ok(RootField::Typename),
             "organization" => {
                 let id: async_graphql::ID = c.arg(field, "id")?;
-                let id = OrganizationId::parse(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")));
+                let id = OrganizationId::parse(&id).map_err(|e| GraphError::BadInput(format!("id: {e}")));
                 Ok(RootField::Organization(id, c.organization(sets)?))
             }
             "usageAggregates" => {
@@ -392,7 +392,7 @@ impl<'d> Compiler<'d> {
                     let id: async_graphql::ID = c.arg(field, "id")?;
                     let id = billing_model::ids::check(&id)
                         .map(|()| id.0)
-                        .map_err(|e| GatewayError::BadInput(format!("id: {e}")));
+                        .map_err(|e| GraphError::BadInput(format!("id: {e}")));
                     OrgField::Deployment(id, range(c.range(field)?), c.deployment(sets)?)
                 }
                 "charts" => OrgField::Charts(range(c.range(field)?), c.bucketing(field)?, c.chart(sets)?),

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use super::execute::{Answers, Fetched, Fragment, Fragments, selected};
 use super::*;
-use crate::error::GatewayError;
-use crate::query::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::error::GraphError;
+use crate::upstream::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 use crate::schema::types::{LineItem, dimensions, line_items};
 use crate::schema::usage::{Slice, SliceResult, Wanted, cursor};
 use billing_model::talkdesk::UsageAggregate as WireAggregate;
@@ -419,7 +419,7 @@ impl<'f> Writer<'f> {
     }
 
     /// A failed field: `null` in place, and its error at the current path.
-    fn fail(&mut self, pos: Pos, e: &GatewayError) {
+    fn fail(&mut self, pos: Pos, e: &GraphError) {
         self.null();
         let mut error = e.extend().into_server_error(pos);
         error.path.clone_from(&self.path);
@@ -462,10 +462,10 @@ impl<'f> Writer<'f> {
 /// round from the same plan, so a miss is a broken invariant: an `INTERNAL` error on that field,
 /// never a panic.
 fn got<'a, K: std::hash::Hash + Eq, T>(
-    answers: &'a HashMap<K, Result<T, GatewayError>>,
+    answers: &'a HashMap<K, Result<T, GraphError>>,
     key: &K,
-) -> Result<&'a T, &'a GatewayError> {
-    static MISSING: GatewayError = GatewayError::Internal("a planned call was not made");
+) -> Result<&'a T, &'a GraphError> {
+    static MISSING: GraphError = GraphError::Internal("a planned call was not made");
     match answers.get(key) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(e),

@@ -13,7 +13,7 @@ use super::types::{
 };
 use crate::error::Result;
 use crate::loaders::{load, state};
-use crate::query::{Range, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V2InstanceItems, V2Instances};
+use crate::upstream::{Range, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V2InstanceItems, V2Instances};
 
 /// An Elastic Cloud deployment and its costs over the range it was loaded with (Elastic v1
 /// `/deployments`). Child fields use that range unless given their own.

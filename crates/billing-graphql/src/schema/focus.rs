@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 
 use super::usage::PageInfo;
 use crate::context::RequestState;
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 use crate::loaders::{load, state};
-use crate::query::{self, IndexedInstances, Range, V2Instances};
+use crate::upstream::{self, IndexedInstances, Range, V2Instances};
 
 /// The most calendar months one FOCUS range may touch (one upstream call each).
 pub(crate) const MAX_PERIODS: usize = 13;
@@ -28,7 +28,7 @@ pub(crate) const MAX_FIRST: i32 = 5000;
 pub(crate) fn periods(range: &DateRange) -> Result<Vec<DateRange>> {
     let months = months_touched(range);
     if months > MAX_PERIODS {
-        return Err(GatewayError::BadInput(format!(
+        return Err(GraphError::BadInput(format!(
             "the range touches {months} calendar months; FOCUS rows are served for at most {MAX_PERIODS}"
         )));
     }
@@ -71,7 +71,7 @@ pub(crate) async fn period_rows(
     org: &OrganizationId,
     period: &DateRange,
 ) -> Result<Vec<f::FocusRow>> {
-    let answer = query::fetch(state, &V2Instances { org: org.clone(), range: Range::Explicit(*period) }).await?;
+    let answer = upstream::fetch(state, &V2Instances { org: org.clone(), range: Range::Explicit(*period) }).await?;
     Ok(rows_of(org, period, &answer, &state.services.config.insights.ecu))
 }
 
@@ -82,7 +82,7 @@ fn cursor(offset: usize) -> String {
 fn parse_cursor(c: &str) -> Result<usize> {
     c.strip_prefix("focus:")
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
+        .ok_or_else(|| GraphError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
 }
 
 /// A page of FOCUS rows.
@@ -94,7 +94,7 @@ pub(crate) async fn connection(
     after: Option<String>,
 ) -> Result<FocusRowConnection> {
     if !(0..=MAX_FIRST).contains(&first) {
-        return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
+        return Err(GraphError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
     }
     let offset = after.as_deref().map(parse_cursor).transpose()?.map_or(0, |o| o.saturating_add(1));
     let all = rows(ctx, org, range).await?;

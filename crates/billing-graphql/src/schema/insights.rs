@@ -12,9 +12,9 @@ use billing_model::elastic::v2;
 use billing_model::{ChartItems, DateRange, DeploymentId, OrganizationId};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 use crate::loaders::{load, state};
-use crate::query::{Range, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
+use crate::upstream::{Range, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
 
 /// The longest baseline an anomaly field takes (`window`), in points.
 pub(crate) const MAX_WINDOW: i32 = 90;
@@ -173,10 +173,10 @@ pub(crate) fn anomaly_config(ctx: &Context<'_>, window: Option<i32>, threshold: 
     let configured = state(ctx).services.config.insights.anomaly_window;
     let window = window.unwrap_or_else(|| i32::try_from(configured).unwrap_or(MAX_WINDOW));
     if !(1..=MAX_WINDOW).contains(&window) {
-        return Err(GatewayError::BadInput(format!("window: must be between 1 and {MAX_WINDOW}")));
+        return Err(GraphError::BadInput(format!("window: must be between 1 and {MAX_WINDOW}")));
     }
     if !threshold.is_finite() || threshold <= 0.0 {
-        return Err(GatewayError::BadInput("threshold: must be a positive number".to_owned()));
+        return Err(GraphError::BadInput("threshold: must be a positive number".to_owned()));
     }
     Ok(anomaly::AnomalyConfig { window: usize::try_from(window).unwrap_or(14), threshold })
 }
@@ -196,7 +196,7 @@ pub(crate) fn anomaly_ranges(
         None => DateRange::new(today - TimeDelta::days(30), today)?,
     };
     if scored.to() - scored.from() > TimeDelta::days(MAX_ANOMALY_DAYS) {
-        return Err(GatewayError::BadInput(format!("from/to: at most {MAX_ANOMALY_DAYS} days")));
+        return Err(GraphError::BadInput(format!("from/to: at most {MAX_ANOMALY_DAYS} days")));
     }
     let window = i64::try_from(config.window).unwrap_or(i64::from(MAX_WINDOW));
     let fetched = DateRange::new(midnight(scored.from().date_naive()) - TimeDelta::days(window), scored.to())?;
@@ -498,7 +498,7 @@ pub(crate) fn reconciliation(
     let absolute = absolute.unwrap_or(configured.absolute);
     let relative = relative.unwrap_or(configured.relative);
     if !(absolute.is_finite() && absolute >= 0.0 && relative.is_finite() && relative >= 0.0) {
-        return Err(GatewayError::BadInput("tolerance: must be non-negative numbers".to_owned()));
+        return Err(GraphError::BadInput("tolerance: must be non-negative numbers".to_owned()));
     }
     let lines = instance.into_iter().flat_map(|i| i.product_line_items.iter().map(|l| l.total_ecu));
     let r = reconcile::reconcile(v1_total, lines, reconcile::Tolerance { absolute, relative });

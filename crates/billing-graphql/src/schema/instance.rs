@@ -10,7 +10,7 @@ use super::leaves::Leaves;
 use super::types::{Bucketing, Chart, LineItem, Product, line_items, products};
 use crate::error::Result;
 use crate::loaders::load;
-use crate::query::{IndexedInstances, Range, V2InstanceCharts, V2InstanceItems};
+use crate::upstream::{IndexedInstances, Range, V2InstanceCharts, V2InstanceItems};
 
 /// A v2 instance: a hosted deployment or a serverless project, over the range it was loaded with
 /// (Elastic v2 `/costs/instances`).

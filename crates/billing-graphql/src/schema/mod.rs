@@ -25,7 +25,7 @@ pub use organization::Organization;
 pub(crate) use usage::attach as attach_usage;
 pub use usage::{PageInfo, UsageAggregate, UsageAggregateConnection, UsageAggregateEdge, UsageFilter, UsageOrderBy};
 
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 
 /// Complexity of a field that may call an upstream.
 pub(crate) const CALL: usize = 10;
@@ -44,7 +44,7 @@ impl CostsQuery {
     /// as an `organization.not_found` error on those fields. An id that cannot be one (empty,
     /// `..`, with a slash or a control character, over 128 bytes) is `BAD_USER_INPUT`.
     async fn organization(&self, id: ID) -> Result<Option<Organization>> {
-        let id = billing_model::OrganizationId::parse(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")))?;
+        let id = billing_model::OrganizationId::parse(&id).map_err(|e| GraphError::BadInput(format!("id: {e}")))?;
         Ok(Some(Organization { id }))
     }
 }

@@ -9,9 +9,9 @@ use super::instance::Instance;
 use super::types::{
     Bucketing, Chart, CostsOverview, InstanceTypeFilter, ItemizedCosts, Product, ServerlessGroupBy, products,
 };
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 use crate::loaders::{load, state};
-use crate::query::{Range, V1Charts, V1Deployments, V1Items, V1Overview, V2Charts, V2Instances, V2Items};
+use crate::upstream::{Range, V1Charts, V1Deployments, V1Items, V1Overview, V2Charts, V2Instances, V2Items};
 
 /// An Elastic Cloud organization. Selecting only `id` calls no upstream; every other field calls
 /// the endpoint named in its description, and only when selected.
@@ -80,7 +80,7 @@ impl Organization {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Option<Deployment>> {
-        billing_model::ids::check(&id).map_err(|e| GatewayError::BadInput(format!("id: {e}")))?;
+        billing_model::ids::check(&id).map_err(|e| GraphError::BadInput(format!("id: {e}")))?;
         let range = range(ctx, from, to)?;
         let q = V1Deployments { org: self.id.clone(), range };
         let costs = load(ctx, q).await?;

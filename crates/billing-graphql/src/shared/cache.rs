@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Shared, codec};
 use crate::cache::CacheKey;
-use crate::error::GatewayError;
+use crate::error::GraphError;
 
 /// How often a replica waiting on another's fetch looks for its value.
 const POLL: Duration = Duration::from_millis(10);
@@ -58,10 +58,10 @@ impl Shared {
         key: &str,
         ttl: Duration,
         fetch: F,
-    ) -> (Result<(T, Duration), GatewayError>, Through)
+    ) -> (Result<(T, Duration), GraphError>, Through)
     where
         T: Serialize + DeserializeOwned,
-        F: Future<Output = Result<T, GatewayError>>,
+        F: Future<Output = Result<T, GraphError>>,
     {
         if let Some(found) = self.get::<T>(key).await {
             return (Ok(found), Through::Shared);
@@ -92,10 +92,10 @@ impl Shared {
         }
     }
 
-    async fn fetch_and_store<T, F>(&self, key: &str, ttl: Duration, fetch: F) -> Result<(T, Duration), GatewayError>
+    async fn fetch_and_store<T, F>(&self, key: &str, ttl: Duration, fetch: F) -> Result<(T, Duration), GraphError>
     where
         T: Serialize,
-        F: Future<Output = Result<T, GatewayError>>,
+        F: Future<Output = Result<T, GraphError>>,
     {
         let value = fetch.await?;
         if let Some(bytes) = codec::encode(&value) {

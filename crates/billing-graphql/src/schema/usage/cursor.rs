@@ -1,6 +1,6 @@
 //! The connection's cursor: an offset into the filtered, ordered rows, as `usage:N`.
 
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 
 /// The cursor of the row at `offset`.
 pub(crate) fn cursor(offset: usize) -> String {
@@ -11,7 +11,7 @@ pub(crate) fn cursor(offset: usize) -> String {
 pub(crate) fn parse_cursor(c: &str) -> Result<usize> {
     c.strip_prefix("usage:")
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
+        .ok_or_else(|| GraphError::BadInput(format!("invalid cursor {c:?}: pass a cursor this API returned")))
 }
 
 /// The offset of the row after the cursor's (`after`), or 0 without one.
@@ -19,7 +19,7 @@ pub(crate) fn offset_after(after: Option<&str>) -> Result<usize> {
     match after {
         Some(c) => parse_cursor(c)?
             .checked_add(1)
-            .ok_or_else(|| GatewayError::BadInput(format!("invalid cursor {c:?}: out of range"))),
+            .ok_or_else(|| GraphError::BadInput(format!("invalid cursor {c:?}: out of range"))),
         None => Ok(0),
     }
 }
@@ -42,7 +42,7 @@ mod tests {
         #[test]
         fn anything_else_is_the_callers_error(text in "\\PC{0,40}") {
             prop_assume!(text.strip_prefix("usage:").and_then(|n| n.parse::<usize>().ok()).is_none());
-            prop_assert!(matches!(parse_cursor(&text), Err(GatewayError::BadInput(_))));
+            prop_assert!(matches!(parse_cursor(&text), Err(GraphError::BadInput(_))));
         }
     }
 

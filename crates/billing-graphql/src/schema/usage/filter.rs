@@ -4,7 +4,7 @@ use billing_model::talkdesk::{Filter, MAX_FILTER_LEN};
 use billing_model::{AccountId, Month};
 
 use super::UsageFilter;
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 
 /// `Some(None)`: no filter; `Some(Some(f))`: a filter; `None`: matches nothing. Every value is
 /// checked first, so a bad month is an error even beside an empty list of accounts.
@@ -15,7 +15,7 @@ pub(crate) fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
             ids.iter()
                 .map(|id| AccountId::parse(id.as_str()).map(|a| Filter::account(&a)))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(format!("accountIds: {e}")))
+                .map_err(|e| GraphError::BadInput(format!("accountIds: {e}")))
         })
         .transpose()?;
     let months = f
@@ -24,7 +24,7 @@ pub(crate) fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
             ms.iter()
                 .map(|m| m.parse::<Month>().map(Filter::month))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| GatewayError::BadInput(e.to_string()))
+                .map_err(|e| GraphError::BadInput(e.to_string()))
         })
         .transpose()?;
     // An empty list matches nothing.
@@ -35,7 +35,7 @@ pub(crate) fn build_filter(f: UsageFilter) -> Result<Option<Option<Filter>>> {
     let months = months.and_then(Filter::any);
     let filter = Filter::all(accounts.into_iter().chain(months));
     if filter.as_ref().is_some_and(|f| f.to_string().len() > MAX_FILTER_LEN) {
-        return Err(GatewayError::BadInput(format!("the filter is longer than {MAX_FILTER_LEN} characters")));
+        return Err(GraphError::BadInput(format!("the filter is longer than {MAX_FILTER_LEN} characters")));
     }
     Ok(Some(filter))
 }

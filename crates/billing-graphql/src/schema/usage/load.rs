@@ -11,10 +11,10 @@ use dataloader::cached::Loader;
 use super::paging::Rest;
 use super::{PAGE, Slice, SliceResult};
 use crate::context::RequestState;
-use crate::error::{GatewayError, Result};
-use crate::query::{self, UsageLinkQuery, UsagePageQuery};
+use crate::error::{GraphError, Result};
+use crate::upstream::{self, UsageLinkQuery, UsagePageQuery};
 
-pub(crate) type SliceAnswer = Result<Arc<SliceResult>, GatewayError>;
+pub(crate) type SliceAnswer = Result<Arc<SliceResult>, GraphError>;
 
 /// The per-request loader of slices.
 pub(crate) struct SliceLoader(pub(super) Loader<Slice, SliceAnswer, SliceBatch>);
@@ -67,12 +67,12 @@ pub(crate) async fn load_slices(state: &RequestState, keys: &[Slice]) -> HashMap
 }
 
 async fn page(state: &RequestState, filter: &Option<Filter>, order: UsageOrder, page: u32) -> Result<Arc<UsagePage>> {
-    query::fetch(state, &UsagePageQuery { filter: filter.clone(), order, page, per_page: PAGE }).await
+    upstream::fetch(state, &UsagePageQuery { filter: filter.clone(), order, page, per_page: PAGE }).await
 }
 
 /// The page a `next` link points to.
 async fn follow(state: &RequestState, href: &str) -> Result<Arc<UsagePage>> {
-    query::fetch(state, &UsageLinkQuery { href: href.to_owned() }).await
+    upstream::fetch(state, &UsageLinkQuery { href: href.to_owned() }).await
 }
 
 /// One slice on its own: its first page by number, then the rest as [`Window::rest`] plans:
@@ -177,7 +177,7 @@ impl Slice {
 }
 
 fn page_number(index: usize) -> Result<u32> {
-    u32::try_from(index.saturating_add(1)).map_err(|_| GatewayError::BadInput("cursor out of range".into()))
+    u32::try_from(index.saturating_add(1)).map_err(|_| GraphError::BadInput("cursor out of range".into()))
 }
 
 /// Several slices from offset 0 served by one filter joined with `or`: pages are read in order,

@@ -24,9 +24,9 @@ use paging::Window;
 
 use super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
 use crate::context::RequestState;
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 use crate::loaders::load;
-use crate::query::UsagePageQuery;
+use crate::upstream::UsagePageQuery;
 
 /// Rows per upstream page: the API's maximum, so a slice needs the fewest pages.
 const PAGE: u32 = MAX_PER_PAGE;
@@ -229,7 +229,7 @@ pub(crate) async fn usage_aggregates(
         Wanted::Nothing(key, result) => return Ok(UsageAggregateConnection { key, result }),
     };
     let loader = ctx.data_unchecked::<SliceLoader>();
-    let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GatewayError::Internal("a loader lost a key")))?;
+    let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GraphError::Internal("a loader lost a key")))?;
     Ok(UsageAggregateConnection { key, result })
 }
 
@@ -248,7 +248,7 @@ pub(crate) fn slice_for(
     order_by: UsageOrderBy,
 ) -> Result<Wanted> {
     if !(0..=MAX_FIRST).contains(&first) {
-        return Err(GatewayError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
+        return Err(GraphError::BadInput(format!("first must be between 0 and {MAX_FIRST}")));
     }
     let offset = offset_after(after.as_deref())?;
     // `first` was checked non-negative above.

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::cache::{CacheKey, Lookup};
 use crate::context::RequestState;
-use crate::error::{GatewayError, Result};
+use crate::error::{GraphError, Result};
 
 /// A range argument: explicit, or the upstream's default (month to date).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,7 +70,7 @@ impl Range {
 }
 
 /// One upstream call, as a value.
-pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
+pub(crate) trait UpstreamCall: Clone + Eq + Hash + Debug + Send + Sync + 'static {
     type Output: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
     const ENDPOINT: Endpoint;
 
@@ -95,7 +95,7 @@ pub(crate) trait Query: Clone + Eq + Hash + Debug + Send + Sync + 'static {
 }
 
 /// Fetches a query through the cache, spending the request's budget on a miss only.
-pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::sync::Arc<Q::Output>> {
+pub(crate) async fn fetch<Q: UpstreamCall>(state: &RequestState, q: &Q) -> Result<std::sync::Arc<Q::Output>> {
     let credential = match Q::ENDPOINT.upstream {
         billing_http::Upstream::Talkdesk => state.talkdesk()?.1,
         upstream => state.elastic(upstream)?.1,
@@ -130,7 +130,7 @@ pub(crate) async fn fetch<Q: Query>(state: &RequestState, q: &Q) -> Result<std::
             // The caller's share of the upstream, held for the call and its retries.
             let _slot = state.services.callers.acquire(Q::ENDPOINT.upstream, credential).await;
             q.call(state).await.inspect_err(|e| {
-                if let GatewayError::Upstream(e) = e {
+                if let GraphError::Upstream(e) = e {
                     // The whole story for operators; clients get the short form without
                     // upstream text. Neither carries a credential or a URL.
                     tracing::warn!(error = %e, "upstream call failed");
@@ -232,7 +232,7 @@ pub(crate) struct V1Overview {
     pub(crate) range: Range,
 }
 
-impl Query for V1Overview {
+impl UpstreamCall for V1Overview {
     type Output = v1::CostsOverview;
     const ENDPOINT: Endpoint = endpoints::V1_OVERVIEW;
     fn range(&self) -> Option<Range> {
@@ -256,7 +256,7 @@ pub(crate) struct V1Charts {
     pub(crate) bucketing: Bucketing,
 }
 
-impl Query for V1Charts {
+impl UpstreamCall for V1Charts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V1_CHARTS;
     fn range(&self) -> Option<Range> {
@@ -279,7 +279,7 @@ pub(crate) struct V1Deployments {
     pub(crate) range: Range,
 }
 
-impl Query for V1Deployments {
+impl UpstreamCall for V1Deployments {
     type Output = v1::DeploymentsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENTS;
     fn range(&self) -> Option<Range> {
@@ -307,7 +307,7 @@ pub(crate) struct V1DeploymentCharts {
     pub(crate) bucketing: Bucketing,
 }
 
-impl Query for V1DeploymentCharts {
+impl UpstreamCall for V1DeploymentCharts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_CHARTS;
     fn range(&self) -> Option<Range> {
@@ -335,7 +335,7 @@ pub(crate) struct V1DeploymentItems {
     pub(crate) range: Range,
 }
 
-impl Query for V1DeploymentItems {
+impl UpstreamCall for V1DeploymentItems {
     type Output = v1::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_DEPLOYMENT_ITEMS;
     fn range(&self) -> Option<Range> {
@@ -358,7 +358,7 @@ pub(crate) struct V1Items {
     pub(crate) range: Range,
 }
 
-impl Query for V1Items {
+impl UpstreamCall for V1Items {
     type Output = v1::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V1_ITEMS;
     fn range(&self) -> Option<Range> {
@@ -409,7 +409,7 @@ impl IndexedInstances {
     }
 }
 
-impl Query for V2Instances {
+impl UpstreamCall for V2Instances {
     type Output = IndexedInstances;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCES;
     fn range(&self) -> Option<Range> {
@@ -437,7 +437,7 @@ pub(crate) struct V2InstanceItems {
     pub(crate) range: Range,
 }
 
-impl Query for V2InstanceItems {
+impl UpstreamCall for V2InstanceItems {
     type Output = v2::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_ITEMS;
     fn range(&self) -> Option<Range> {
@@ -461,7 +461,7 @@ pub(crate) struct V2Items {
     pub(crate) group_by: Option<ServerlessGroupBy>,
 }
 
-impl Query for V2Items {
+impl UpstreamCall for V2Items {
     type Output = v2::ItemsCosts;
     const ENDPOINT: Endpoint = endpoints::V2_ITEMS;
     fn range(&self) -> Option<Range> {
@@ -490,7 +490,7 @@ pub(crate) struct V2Charts {
     pub(crate) instance_type: Option<InstanceTypeFilter>,
 }
 
-impl Query for V2Charts {
+impl UpstreamCall for V2Charts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V2_CHARTS;
     fn range(&self) -> Option<Range> {
@@ -519,7 +519,7 @@ pub(crate) struct V2InstanceCharts {
     pub(crate) bucketing: Bucketing,
 }
 
-impl Query for V2InstanceCharts {
+impl UpstreamCall for V2InstanceCharts {
     type Output = ChartItems;
     const ENDPOINT: Endpoint = endpoints::V2_INSTANCE_CHARTS;
     fn range(&self) -> Option<Range> {
@@ -550,7 +550,7 @@ pub(crate) struct UsagePageQuery {
     pub(crate) per_page: u32,
 }
 
-impl Query for UsagePageQuery {
+impl UpstreamCall for UsagePageQuery {
     type Output = UsagePage;
     const ENDPOINT: Endpoint = endpoints::TALKDESK_USAGE;
     fn range(&self) -> Option<Range> {
@@ -578,7 +578,7 @@ pub(crate) struct UsageLinkQuery {
     pub(crate) href: String,
 }
 
-impl Query for UsageLinkQuery {
+impl UpstreamCall for UsageLinkQuery {
     type Output = UsagePage;
     const ENDPOINT: Endpoint = endpoints::TALKDESK_USAGE;
     fn range(&self) -> Option<Range> {
