@@ -18,7 +18,6 @@ mod table;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use billing_http::{
@@ -494,4 +493,3 @@ async fn burst(args: &RunArgs, sim: &SimHandle, client: &reqwest::Client) -> Res
 fn metric(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).map(|v| v as u64)
 }
-

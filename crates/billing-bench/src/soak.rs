@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use billing_bench::campaign::{self, Campaign, Progress, Stop, Variety};
 
 use crate::child::Server;
-use crate::{AnyError, MIB, load, median};
+use crate::table::median;
+use crate::{AnyError, MIB, load};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SoakArgs {

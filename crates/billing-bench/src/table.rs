@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{Cache, MIB, Row, RunArgs};
+use crate::{Cache, Row, RunArgs};
 
 pub(crate) fn print_header(args: &RunArgs) {
     println!(

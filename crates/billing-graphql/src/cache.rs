@@ -267,9 +267,7 @@ impl UpstreamCache {
             })
             .await;
         let result = match result {
-            Ok(entry) => {
-                entry.value.downcast::<T>().map_err(|_| GraphError::Internal("a cache entry of another type"))
-            }
+            Ok(entry) => entry.value.downcast::<T>().map_err(|_| GraphError::Internal("a cache entry of another type")),
             Err(e) => Err((*e).clone()),
         };
         let label = match lookup {

@@ -29,13 +29,13 @@ use serde::Serialize;
 
 use crate::cache::{CacheKey, Fingerprint};
 use crate::context::{Credential, Credentials, Services};
-use crate::upstream::{
-    IndexedInstances, UpstreamCall, Range, V1Charts, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V1Items,
-    V1Overview, V2Charts, V2InstanceCharts, V2InstanceItems, V2Instances, V2Items,
-};
 use crate::schema::types::{Bucketing, InstanceTypeFilter, ServerlessGroupBy};
 use crate::schema::usage::{Slice, Wanted, estimated_pages, slice_for};
 use crate::schema::{UsageFilter, UsageOrderBy};
+use crate::upstream::{
+    IndexedInstances, Range, UpstreamCall, V1Charts, V1DeploymentCharts, V1DeploymentItems, V1Deployments, V1Items,
+    V1Overview, V2Charts, V2InstanceCharts, V2InstanceItems, V2Instances, V2Items,
+};
 
 /// The size a list of deployments or instances is assumed to have when nothing is known of it:
 /// the `@listSize(assumedSize:)` of `schema.graphql`.
@@ -521,7 +521,6 @@ struct Walk<'d> {
 
 /// One response key of merged selection sets: its first field and every set merged under it.
 struct Collected<'d> {
-    key: &'d Name,
     field: &'d Field,
     sets: Vec<&'d SelectionSet>,
 }
@@ -549,7 +548,7 @@ impl<'d> Walk<'d> {
                         Some(&i) => out[i].sets.push(&f.node.selection_set.node),
                         None => {
                             at.insert(key, out.len());
-                            out.push(Collected { key, field: &f.node, sets: vec![&f.node.selection_set.node] });
+                            out.push(Collected { field: &f.node, sets: vec![&f.node.selection_set.node] });
                         }
                     }
                 }

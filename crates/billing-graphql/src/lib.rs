@@ -25,10 +25,10 @@ mod error;
 mod flight;
 mod loaders;
 mod plan;
-mod upstream;
 mod response_shape;
 pub mod schema;
 mod shared;
+mod upstream;
 
 use std::sync::Arc;
 

@@ -41,8 +41,8 @@ use billing_graphql::{AnswerKind, CostOptions};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-pub(crate) use cost::{COST_REPORT, DRY_RUN};
 use cost::cost_options;
+pub(crate) use cost::{COST_REPORT, DRY_RUN};
 use media::{Media, is_json, negotiate, not_acceptable};
 use params::Params;
 use persisted::{resolve_persisted, sha256_hex};

@@ -15,10 +15,10 @@ use super::write::Writer;
 use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
-use crate::upstream::{
-    self, UpstreamCall, Range, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances,
-};
 use crate::schema::usage::{Slice, SliceAnswer, Wanted, load_slices};
+use crate::upstream::{
+    self, Range, UpstreamCall, UsagePageQuery, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances,
+};
 
 /// The answers of one request, by call.
 #[derive(Default)]
@@ -369,9 +369,11 @@ async fn fetch_all<Q: UpstreamCall + Hash>(state: &RequestState, answers: &mut A
         endpoint = Q::ENDPOINT.template,
         keys = calls.len(),
     );
-    let results =
-        tracing::Instrument::instrument(futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))), span)
-            .await;
+    let results = tracing::Instrument::instrument(
+        futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))),
+        span,
+    )
+    .await;
     for (q, result) in calls.into_iter().zip(results) {
         answers.insert(q, result);
     }

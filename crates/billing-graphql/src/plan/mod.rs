@@ -23,10 +23,10 @@ use chrono::{DateTime, Utc};
 pub(crate) use execute::execute;
 
 use crate::error::{GraphError, Result};
-use crate::upstream::Range;
 use crate::schema::types::Bucketing;
 use crate::schema::usage::{Wanted, slice_for};
 use crate::schema::{UsageFilter, UsageOrderBy};
+use crate::upstream::Range;
 
 /// A field of the plan: where it goes in the response, where it stands in the document (for
 /// errors), and what it is.

@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use super::execute::{Answers, Fetched, Fragment, Fragments, selected};
 use super::*;
 use crate::error::GraphError;
-use crate::upstream::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 use crate::schema::types::{LineItem, dimensions, line_items};
 use crate::schema::usage::{Slice, SliceResult, Wanted, cursor};
+use crate::upstream::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
 pub(super) struct Writer<'f> {

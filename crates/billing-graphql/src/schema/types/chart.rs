@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::resolver_utils::enum_value;
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use billing_model::elastic::{v1, v2};
-use billing_model::{ChartItems, DimensionType};
+use billing_model::ChartItems;
 use chrono::{DateTime, Utc};
 
-use super::super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
+use super::super::leaves::{Getter, LeafFields, Leaves, scalar};
 
 /// How chart points are grouped.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]

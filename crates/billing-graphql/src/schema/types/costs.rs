@@ -1,14 +1,12 @@
 //! Elastic v1 cost views: dimensions, periods, the balance, the overview, itemized costs.
 
-use std::sync::Arc;
-
 use async_graphql::resolver_utils::enum_value;
-use async_graphql::{Context, Enum, Object, SimpleObject};
-use billing_model::elastic::{v1, v2};
-use billing_model::{ChartItems, DimensionType};
+use async_graphql::{Enum, SimpleObject};
+use billing_model::DimensionType;
+use billing_model::elastic::v1;
 use chrono::{DateTime, Utc};
 
-use super::super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
+use super::super::leaves::{Getter, LeafFields, scalar};
 
 /// A cost dimension. New upstream dimensions read as `OTHER`, with the raw name in `rawType`.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

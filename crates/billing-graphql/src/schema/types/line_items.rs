@@ -1,14 +1,10 @@
 //! Elastic v2 line items: price segments and tiers, products, and their filters.
 
-use std::sync::Arc;
-
-use async_graphql::resolver_utils::enum_value;
-use async_graphql::{Context, Enum, Object, SimpleObject};
-use billing_model::elastic::{v1, v2};
-use billing_model::{ChartItems, DimensionType};
+use async_graphql::{Enum, SimpleObject};
+use billing_model::elastic::v2;
 use chrono::{DateTime, Utc};
 
-use super::super::leaves::{Getter, LeafFields, Leaves, optional, scalar};
+use super::super::leaves::{Getter, LeafFields, optional, scalar};
 
 /// One SKU's usage and cost (Elastic v2 line item), in ECU.
 #[derive(SimpleObject, Debug, Clone)]

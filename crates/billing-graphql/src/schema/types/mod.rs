@@ -5,7 +5,7 @@ mod costs;
 mod line_items;
 
 pub use chart::*;
-pub use costs::*;
 pub(crate) use costs::dimensions;
+pub use costs::*;
 pub use line_items::*;
 pub(crate) use line_items::{line_items, products};
