@@ -119,7 +119,7 @@ impl Deployment {
     /// `GET /billing/costs/{organization_id}/charts`: the organization's daily chart, one call
     /// for every deployment of the organization in the request (shared with
     /// `Organization.forecast`), never one per deployment. Ignores the deployment's range.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn forecast(&self, ctx: &Context<'_>) -> Result<Option<super::Forecast>> {
         super::insights::deployment_forecast(ctx, &self.org, &self.data().deployment_id).await.map(Some)
     }
@@ -131,7 +131,7 @@ impl Deployment {
     /// deployment's range; at most 400 days); `window` (default 14, the configured N) is 1 to 90. Elastic v1
     /// `GET /billing/costs/{organization_id}/deployments/{deployment_id}/charts` (daily, from
     /// `window` days before `from`): one call per deployment, issued concurrently.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn anomalies(
         &self,
         ctx: &Context<'_>,
@@ -149,7 +149,7 @@ impl Deployment {
     /// `current` calls nothing; `previous`, `absolute` and `percent` call Elastic v1
     /// `GET /billing/costs/{organization_id}/deployments` for the previous range: one call for
     /// every deployment of the organization and range in the request.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn cost_change(&self, ctx: &Context<'_>) -> super::CostChange {
         use super::insights::Figure;
         let (org, id) = (self.org.clone(), self.data().deployment_id.clone());
@@ -165,7 +165,7 @@ impl Deployment {
     /// Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`: one call for
     /// every deployment of the organization and range (shared with `lineItems`); v1's total is
     /// already loaded.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn reconciliation(
         &self,
         ctx: &Context<'_>,

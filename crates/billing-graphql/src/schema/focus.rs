@@ -115,6 +115,7 @@ pub struct FocusRowConnection {
 
 /// An edge: a FOCUS row and its cursor.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct FocusRowEdge {
     /// Pass as `after` to continue after this row.
     pub cursor: String,
@@ -123,7 +124,7 @@ pub struct FocusRowEdge {
 }
 
 /// A page of FOCUS rows (a Relay connection).
-#[Object]
+#[Object(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 impl FocusRowConnection {
     /// The rows with their cursors.
     async fn edges(&self) -> Vec<FocusRowEdge> {
@@ -163,7 +164,7 @@ impl FocusRowConnection {
 pub struct FocusRow(pub(crate) f::FocusRow);
 
 /// One FOCUS 1.0 row (see `docs/focus.md`).
-#[Object]
+#[Object(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 impl FocusRow {
     /// FOCUS BilledCost: the line's cost in `billingCurrency`.
     async fn billed_cost(&self) -> f64 {

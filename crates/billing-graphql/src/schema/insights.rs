@@ -53,6 +53,7 @@ pub enum ForecastMethod {
 /// projection of today and the days left with a 90 % band (1.645 standard deviations of their
 /// sum). `billing-insights`' `forecast` module says how and why.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct Forecast {
     /// The cost of the month's complete days (before today).
     pub month_to_date: f64,
@@ -86,6 +87,7 @@ impl From<&forecast::Forecast> for Forecast {
 
 /// One deployment's forecast.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct DeploymentForecast {
     /// The deployment id.
     pub deployment_id: ID,
@@ -135,6 +137,7 @@ fn names(chart: &ChartItems) -> HashMap<&str, &str> {
 
 /// A day (or chart point) whose cost left its band.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct Anomaly {
     /// The day (the chart point's start day).
     pub day: NaiveDate,
@@ -373,7 +376,7 @@ impl CostChange {
 
 /// A cost figure over a range against the same figure over the previous range of equal length,
 /// in ECU. Each field calls only what it reads.
-#[Object]
+#[Object(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 impl CostChange {
     /// The range's start.
     async fn from(&self) -> DateTime<Utc> {
@@ -413,6 +416,7 @@ impl CostChange {
 
 /// Prepaid credits and when they run out, in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct CreditsBurnDown {
     /// Credits available (v1 `balance.available`).
     pub available: f64,
@@ -475,6 +479,7 @@ pub(crate) async fn credits_burn_down(ctx: &Context<'_>, org: &OrganizationId) -
 
 /// v1's total for a deployment against the sum of v2's line items for it, in ECU.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 pub struct Reconciliation {
     /// v1's total (`/deployments`).
     pub v1_total: f64,

@@ -184,7 +184,7 @@ impl Organization {
     /// `GET /billing/costs/{organization_id}/charts` (daily, from the earlier of the month's
     /// start and 28 days back, to today): one call, shared with `deploymentForecasts`,
     /// `credits` and every `Deployment.forecast` of the organization in the request.
-    #[graphql(complexity = "super::CALL + child_complexity")]
+    #[graphql(complexity = "super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn forecast(&self, ctx: &Context<'_>) -> Result<Option<super::Forecast>> {
         Ok(Some(super::Forecast::from(&super::insights::organization_forecast(ctx, &self.id).await?)))
     }
@@ -202,7 +202,7 @@ impl Organization {
     /// days before today; at most 400 days); `window` (default 14, the configured N) is 1 to 90. In day order, then deployment
     /// id. Elastic v1 `GET /billing/costs/{organization_id}/charts` (daily, from `window` days
     /// before `from` to `to`): one call for every deployment.
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn anomalies(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +219,7 @@ impl Organization {
     /// range of equal length. Elastic v1 `GET /billing/costs/{organization_id}`: `current` the
     /// range's call (shared with `costs` of the same range), `previous` one more, `absolute` and
     /// `percent` both; nothing when only the bounds are selected.
-    #[graphql(complexity = "2 * super::CALL + child_complexity")]
+    #[graphql(complexity = "2 * super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn cost_change(
         &self,
         ctx: &Context<'_>,
@@ -240,7 +240,7 @@ impl Organization {
     /// complete days) and along the forecast; null for an organization without prepaid credits.
     /// Elastic v1 `GET /billing/costs/{organization_id}` (month to date, shared with `costs`)
     /// and the daily `charts` call of `forecast` (shared with it): two calls.
-    #[graphql(complexity = "2 * super::CALL + child_complexity")]
+    #[graphql(complexity = "2 * super::CALL + child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn credits(&self, ctx: &Context<'_>) -> Result<Option<super::CreditsBurnDown>> {
         super::insights::credits_burn_down(ctx, &self.id).await
     }
@@ -252,7 +252,7 @@ impl Organization {
     /// every column. Elastic v2 `GET /billing/organizations/{organization_id}/costs/instances`,
     /// one call per calendar month the range touches (at most 13, else `BAD_USER_INPUT`); the
     /// rows of every page come from those same calls. `first` is at most 5000.
-    #[graphql(complexity = "super::CALL + (first.unwrap_or(100).clamp(0, 5000) as usize) * child_complexity / 10")]
+    #[graphql(complexity = "super::CALL + (first.unwrap_or(100).clamp(0, 5000) as usize) * child_complexity / 10", directive = super::cost::cost::apply("1".to_owned()))]
     async fn focus(
         &self,
         ctx: &Context<'_>,
