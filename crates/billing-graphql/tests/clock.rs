@@ -52,8 +52,8 @@ async fn v2_month_to_date_is_the_request_clock_s_month() {
         sim.reset_stats();
         let answer = data(&graph_at(&sim, today), demo(&sim), &mtd).await;
         let expected = params(DateRange::month_to_date(today));
-        assert_eq!(sent_ranges(&sim, ep::V2_INSTANCES), [expected.clone()], "instances at {today}");
-        assert_eq!(sent_ranges(&sim, ep::V2_ITEMS), [expected.clone()], "product costs at {today}");
+        assert_eq!(sent_ranges(&sim, ep::V2_INSTANCES), std::slice::from_ref(&expected), "instances at {today}");
+        assert_eq!(sent_ranges(&sim, ep::V2_ITEMS), std::slice::from_ref(&expected), "product costs at {today}");
 
         // The same answer as the explicit range it stands for.
         let (from, to) = expected;
