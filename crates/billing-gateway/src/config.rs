@@ -63,6 +63,12 @@ pub struct Config {
     #[arg(long, env = "BILLING_SIM")]
     pub sim: bool,
 
+    /// A fixed "now" (RFC 3339, e.g. `2026-11-20T12:00:00Z`) instead of the system clock's: what
+    /// month to date, finality and forecasts are computed from. For demos and tests beside a
+    /// simulator on a fixed clock; the embedded simulator is then set to it too.
+    #[arg(long, env = "BILLING_NOW")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+
     /// Server-side Elastic credential for callers that send no `Authorization` (`ApiKey …`,
     /// `Bearer …` or a bare key). From `ELASTIC_API_KEY` only: a flag would show in `ps`.
     #[arg(skip)]
@@ -255,6 +261,7 @@ impl std::fmt::Debug for Config {
             talkdesk_client_secret,
             token_clock,
             sim,
+            now,
             elastic_api_key,
             talkdesk_token,
             expose_server_credentials,
@@ -307,6 +314,7 @@ impl std::fmt::Debug for Config {
             .field("talkdesk_client_secret", &talkdesk_client_secret.as_ref().map(|_| "[REDACTED]"))
             .field("token_clock", token_clock)
             .field("sim", sim)
+            .field("now", now)
             .field("elastic_api_key", &elastic_api_key.as_ref().map(|_| "[REDACTED]"))
             .field("talkdesk_token", &talkdesk_token.as_ref().map(|_| "[REDACTED]"))
             .field("expose_server_credentials", expose_server_credentials)

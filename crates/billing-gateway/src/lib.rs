@@ -118,7 +118,9 @@ impl Gateway {
         let limit = shared.clone().map(|s| Arc::new(s) as Arc<dyn billing_http::SharedLimit>);
         let transport = Transport::with_parts(transport_config(&config), propagate, limit)?;
         let (urls, sim, mut defaults) = if config.use_sim() {
-            let sim = billing_sim::spawn(SimConfig::default()).await.map_err(StartError::Sim)?;
+            let sim = billing_sim::spawn(SimConfig { now: config.now, ..SimConfig::default() })
+                .await
+                .map_err(StartError::Sim)?;
             let creds = sim.dataset().credentials().clone();
             // The demo's Talkdesk credential is the simulator's OAuth client, so the token flow,
             // renewals included, runs in the demo as it does against Talkdesk.
@@ -320,7 +322,7 @@ fn schema_config(config: &Config) -> Result<SchemaConfig, StartError> {
         billing_insights::focus::EcuConversion::new(&config.ecu_currency, config.ecu_rate).map_err(StartError::Ecu)?;
     Ok(SchemaConfig {
         insights: billing_graphql::InsightsConfig { ecu, ..billing_graphql::InsightsConfig::default() },
-        now: None,
+        now: config.now,
         cache: CacheConfig {
             enabled: config.cache_ttl_secs > 0,
             ttl: Duration::from_secs(config.cache_ttl_secs),
@@ -641,6 +643,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use axum::body::Body;
+    use clap::Parser;
     use tower::ServiceExt;
 
     use super::*;
@@ -742,6 +745,42 @@ mod tests {
         for bad in ["", "has space", "semi;colon", "new\nline", "é", &"a".repeat(129), "\u{1b}[31m"] {
             assert!(!is_request_id(bad.as_bytes()), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn now_is_the_month_to_date_of_the_schema_and_the_embedded_simulator() {
+        let config = Config::parse_from(["billing-gateway", "--sim", "--now", "2026-11-03T06:00:00Z"]);
+        let today = chrono::DateTime::parse_from_rfc3339("2026-11-03T06:00:00Z").unwrap().to_utc();
+        assert_eq!(config.now, Some(today));
+        let gateway = Gateway::build(config).await.unwrap();
+        let sim = gateway.sim().unwrap();
+        let org = sim.dataset().demo_org().id.to_string();
+        let query = format!(r#"{{ organization(id: "{org}") {{ instances {{ id }} }} }}"#);
+        let request = Request::post("/graphql")
+            .header(header::HOST, "localhost")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "query": query }).to_string()))
+            .unwrap();
+        let response = gateway.router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value =
+            serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap()).unwrap();
+        assert!(body["data"]["organization"]["instances"].as_array().is_some_and(|a| !a.is_empty()), "{body}");
+
+        // v2 needs a range: the gateway sent the month to date of its `--now`, not the system's.
+        let sent: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.template == billing_sim::endpoints::V2_INSTANCES)
+            .map(|r| reqwest::Url::parse(&format!("http://sim/?{}", r.query.unwrap_or_default())).unwrap())
+            .collect();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let param = |name: &str| {
+            let value = sent[0].query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap();
+            chrono::DateTime::parse_from_rfc3339(&value).unwrap().to_utc()
+        };
+        let month_start = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().to_utc();
+        assert_eq!((param("from"), param("to")), (month_start, today));
     }
 
     async fn graphql_get(router: &Router, headers: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {

@@ -30,6 +30,7 @@ async fn stored_answers_are_a_fraction_of_their_json() {
     let deployment = sim.dataset().big_org().deployments[0].id.to_string();
     let (v1_url, v2_url) = (sim.elastic_v1_url(), sim.elastic_v2_url());
     let range = "from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z";
+    #[allow(clippy::disallowed_methods, reason = "a test's client of the simulator")]
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let rows = [
         (

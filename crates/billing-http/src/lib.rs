@@ -13,6 +13,8 @@
 //! template, attempt, status, bytes; never a URL) and feeds `metrics`:
 //! `billing_upstream_requests_total{upstream,endpoint,status}`,
 //! `billing_upstream_retries_total{upstream,endpoint,cause}`,
+//! `billing_upstream_retry_wait_seconds{upstream,endpoint,cause}` (the wait decided before each
+//! retry, [`RETRY_WAIT_SECONDS`]),
 //! `billing_upstream_rate_limit_waits_total{upstream}` and the histogram
 //! `billing_upstream_request_duration_seconds{upstream,endpoint,status}` (sending the request and
 //! reading the whole answer, per attempt; decoding it comes after, outside the concurrency slot).
@@ -61,4 +63,4 @@ pub use secrecy::ExposeSecret;
 pub use talkdesk::{
     TalkdeskBillingInsights, TalkdeskRegion, TalkdeskTokenSource, TokenSourceOptions, UnknownRegion, UsageRequest,
 };
-pub use transport::{InjectHeaders, SharedLimit, Transport, TransportError};
+pub use transport::{InjectHeaders, RETRY_WAIT_SECONDS, SharedLimit, Transport, TransportError};

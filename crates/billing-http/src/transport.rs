@@ -20,6 +20,11 @@ use crate::endpoint::{Endpoint, Upstream};
 use crate::error::{Error, ErrorAnswer, ErrorKind};
 use crate::retry::{Decision, classify};
 
+/// The histogram of the waits the transport decides before a retry (backoff or `Retry-After`),
+/// in seconds, labelled `upstream`, `endpoint` and `cause` (the failure retried: `429`, `503`,
+/// `timeout`). Recorded once per retry, when it is decided, before the wait is slept.
+pub const RETRY_WAIT_SECONDS: &str = "billing_upstream_retry_wait_seconds";
+
 /// The shared HTTP transport: cheap to clone, one connection pool for every client built on it.
 #[derive(Clone)]
 pub struct Transport {
@@ -176,6 +181,15 @@ impl Transport {
                     "cause" => error_label(err),
                 )
                 .increment(1);
+                // The wait decided, before it is slept: what a test reads to see the backoff and
+                // the honoured `Retry-After` without timing them.
+                metrics::histogram!(
+                    RETRY_WAIT_SECONDS,
+                    "upstream" => call.endpoint.upstream.as_str(),
+                    "endpoint" => call.endpoint.template,
+                    "cause" => error_label(err),
+                )
+                .record(wait.as_secs_f64());
                 tracing::debug!(endpoint = %call.endpoint, wait_ms = wait.as_millis() as u64, "retrying: {err}");
             }
             wait
@@ -312,8 +326,19 @@ impl Transport {
         Ok(())
     }
 
-    /// Sends the request and reads the whole answer.
+    /// Sends the request and reads the whole answer within `timeout`; a timeout says the time
+    /// it was given (the request timeout, or what was left of the deadline).
     async fn exchange(&self, call: &Call, timeout: Duration) -> Result<Answer, Error> {
+        self.exchange_within(call, timeout).await.map_err(|e| {
+            if e.kind() == ErrorKind::Timeout {
+                e.with_message(format!("no answer within {} ms", timeout.as_millis()))
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn exchange_within(&self, call: &Call, timeout: Duration) -> Result<Answer, Error> {
         let endpoint = call.endpoint;
         let request = match &call.form {
             None => self.inner.http.get(call.url.clone()),

@@ -183,6 +183,10 @@ async fn observe(State(sim): State<Sim>, request: Request, next: Next) -> Respon
         return next.run(request).await;
     };
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The latency is the answer's: it leaves `delay` after the request came in, however long
+    // computing it took (as long as that was less), so an answer's own cost does not add to it.
+    let arrived = tokio::time::Instant::now();
+    let plan = lock(&sim.inner.faults).plan(template, authorization.as_deref());
     let seq = lock(&sim.inner.recorder).start(LoggedRequest {
         method,
         path: request.uri().path().to_owned(),
@@ -191,11 +195,12 @@ async fn observe(State(sim): State<Sim>, request: Request, next: Next) -> Respon
         status: None,
         authorization: authorization.clone(),
         traceparent: request.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        latency: plan.delay,
+        in_flight: 0,
     });
-    // The latency is the answer's: it leaves `delay` after the request came in, however long
-    // computing it took (as long as that was less), so an answer's own cost does not add to it.
-    let arrived = tokio::time::Instant::now();
-    let plan = lock(&sim.inner.faults).plan(template, authorization.as_deref());
+    // Leaves the in-flight count when answered, or when the client hangs up and the answer is
+    // dropped half-way (a stall).
+    let _leave = InFlight(&sim);
     let response = match plan.action {
         Action::Serve => next.run(request).await,
         Action::Status { status, retry_after } => Flavor::of(template).fault(status, retry_after),
@@ -212,6 +217,15 @@ async fn observe(State(sim): State<Sim>, request: Request, next: Next) -> Respon
     }
     lock(&sim.inner.recorder).finish(seq, template, response.status().as_u16());
     response
+}
+
+/// Counts a request out of [`Recorder`]'s in-flight requests when dropped.
+struct InFlight<'a>(&'a Sim);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.inner.recorder).leave();
+    }
 }
 
 /// Cuts a response body in half and serves it as a 200 JSON document that does not parse.

@@ -1,6 +1,7 @@
 //! Request counters per endpoint template and status, and the in-memory request log.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -68,6 +69,12 @@ pub struct LoggedRequest {
     pub authorization: Option<String>,
     /// The W3C `traceparent` header, so tests can check that a trace reached the upstream.
     pub traceparent: Option<String>,
+    /// The latency the simulator added to its answer (the endpoint's, plus a scripted
+    /// [`crate::Fault::Latency`]), so a test sees it applied without timing the call.
+    pub latency: Duration,
+    /// Requests being answered when this one came in, itself included: how many a client had
+    /// in flight at once, seen from the upstream.
+    pub in_flight: usize,
 }
 
 /// The mutable counters behind [`Stats`].
@@ -76,11 +83,17 @@ pub(crate) struct Recorder {
     stats: Stats,
     log: VecDeque<(u64, LoggedRequest)>,
     next_seq: u64,
+    /// Requests started and not yet answered (or dropped); not reset with the counters.
+    in_flight: usize,
 }
 
 impl Recorder {
     /// Counts an arriving request and logs it; returns its sequence number for [`Recorder::finish`].
-    pub(crate) fn start(&mut self, request: LoggedRequest) -> u64 {
+    ///
+    /// The request counts as in flight until [`Recorder::leave`].
+    pub(crate) fn start(&mut self, mut request: LoggedRequest) -> u64 {
+        self.in_flight += 1;
+        request.in_flight = self.in_flight;
         self.stats.total += 1;
         self.stats.endpoints.entry(request.template.to_owned()).or_default().calls += 1;
         let seq = self.next_seq;
@@ -97,6 +110,11 @@ impl Recorder {
         let Ok(index) = self.log.binary_search_by_key(&seq, |(s, _)| *s) else { return };
         self.log[index].1.status = Some(status);
         *self.stats.endpoints.entry(template.to_owned()).or_default().by_status.entry(status).or_insert(0) += 1;
+    }
+
+    /// A request [`start`](Recorder::start)ed is no longer being answered.
+    pub(crate) fn leave(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     pub(crate) fn snapshot(&self) -> Stats {

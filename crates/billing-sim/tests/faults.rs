@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use billing_sim::endpoints::{self, TALKDESK_USAGE, V1_DEPLOYMENTS, V1_OVERVIEW, V2_INSTANCES};
+use billing_sim::endpoints::{self, TALKDESK_USAGE, V1_DEPLOYMENTS, V1_ITEMS, V1_OVERVIEW, V2_INSTANCES};
 use billing_sim::{Fault, FaultRates, Latency, SimConfig};
 use common::*;
 use serde_json::Value;
@@ -95,22 +95,27 @@ async fn stalls_hold_the_request_and_latency_delays_it() {
     assert_eq!(log[0].status, None, "a held request has no status");
     assert_eq!(sim.stats().calls(V1_OVERVIEW), 1);
 
+    // Each answer's latency is read from the request log, never timed.
+    let latency_of_last = || sim.requests().last().map(|r| (r.template, r.status, r.latency));
+    assert_eq!(log[0].latency, Duration::ZERO, "no latency is set");
     sim.push_faults(Some(V1_OVERVIEW), [Fault::Latency(Duration::from_millis(250))]);
-    let started = Instant::now();
     assert_eq!(get(&v1(&sim, &org, ""), Some(&key)).await.status(), 200);
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(latency_of_last(), Some((V1_OVERVIEW, Some(200), Duration::from_millis(250))));
+    assert_eq!(get(&v1(&sim, &org, ""), Some(&key)).await.status(), 200);
+    assert_eq!(latency_of_last(), Some((V1_OVERVIEW, Some(200), Duration::ZERO)), "a scripted latency is used once");
 
     sim.set_latency(Some(V1_OVERVIEW), Latency::Fixed(Duration::from_millis(150)));
-    let started = Instant::now();
     assert_eq!(get(&v1(&sim, &org, ""), Some(&key)).await.status(), 200);
-    assert!(started.elapsed() >= Duration::from_millis(150));
-    let started = Instant::now();
+    assert_eq!(latency_of_last(), Some((V1_OVERVIEW, Some(200), Duration::from_millis(150))));
     assert_eq!(get(&v1(&sim, &org, "/items"), Some(&key)).await.status(), 200);
-    assert!(started.elapsed() < Duration::from_millis(150), "other endpoints keep no latency");
-    sim.set_latency(None, Latency::Uniform { min: Duration::from_millis(10), max: Duration::from_millis(30) });
-    let started = Instant::now();
-    assert_eq!(get(&v1(&sim, &org, ""), Some(&key)).await.status(), 200);
-    assert!(started.elapsed() >= Duration::from_millis(10));
+    assert_eq!(latency_of_last(), Some((V1_ITEMS, Some(200), Duration::ZERO)), "other endpoints keep no latency");
+    let (min, max) = (Duration::from_millis(10), Duration::from_millis(30));
+    sim.set_latency(None, Latency::Uniform { min, max });
+    for path in ["", "/items"] {
+        assert_eq!(get(&v1(&sim, &org, path), Some(&key)).await.status(), 200);
+        let latency = sim.requests().last().map(|r| r.latency).unwrap();
+        assert!(latency >= min && latency <= max, "{latency:?} outside the uniform range, on every endpoint");
+    }
     sim.shutdown().await;
 }
 

@@ -119,3 +119,41 @@ pub fn assert_error_text(err: &Error, addr: &str, secrets: &[&str]) {
         }
     }
 }
+
+/// The waits the transport decides before its retries, read from its `metrics` through a
+/// recorder local to this thread: what a test asserts instead of timing the call.
+///
+/// Only for `current_thread` tests (`#[tokio::test]`'s default), where every await runs on the
+/// thread the recorder was installed on.
+pub struct RetryWaits {
+    snapshotter: metrics_util::debugging::Snapshotter,
+    _guard: metrics::LocalRecorderGuard<'static>,
+}
+
+impl RetryWaits {
+    /// Starts recording on this thread, until the value is dropped.
+    pub fn record() -> Self {
+        // Leaked so the guard can be `'static`: one small recorder per test.
+        let recorder: &'static metrics_util::debugging::DebuggingRecorder =
+            Box::leak(Box::new(metrics_util::debugging::DebuggingRecorder::new()));
+        let snapshotter = recorder.snapshotter();
+        RetryWaits { snapshotter, _guard: metrics::set_default_local_recorder(recorder) }
+    }
+
+    /// The waits decided since the last call, as (`cause` label, wait), in the order decided
+    /// per label set.
+    pub fn take(&self) -> Vec<(String, Duration)> {
+        let mut waits = Vec::new();
+        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
+            if key.key().name() != billing_http::RETRY_WAIT_SECONDS {
+                continue;
+            }
+            let cause =
+                key.key().labels().find(|l| l.key() == "cause").map(|l| l.value().to_owned()).unwrap_or_default();
+            if let metrics_util::debugging::DebugValue::Histogram(values) = value {
+                waits.extend(values.into_iter().map(|v| (cause.clone(), Duration::from_secs_f64(v.into_inner()))));
+            }
+        }
+        waits
+    }
+}
