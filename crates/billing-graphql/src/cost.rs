@@ -619,6 +619,7 @@ impl<'d> Walk<'d> {
                     self.organization(&org, &c.sets);
                 }
                 "usageAggregates" if self.talkdesk => self.usage(c.field, &c.sets),
+                "focusUsage" if self.talkdesk => self.focus_usage(c.field),
                 _ => {}
             }
         }
@@ -645,6 +646,21 @@ impl<'d> Walk<'d> {
                 self.call(&slice.total_query());
             }
             Ok(Wanted::Nothing(..)) | Err(_) => {}
+        }
+    }
+
+    /// `focusUsage` reads the slice `usageAggregates` would with the same arguments and its
+    /// default order, through the same loader; it has no `totalCount`.
+    fn focus_usage(&mut self, field: &'d Field) {
+        let (Some(filter), Some(first), Some(after)) = (
+            self.arg::<Option<UsageFilter>>(field, "filter"),
+            self.arg::<Option<i32>>(field, "first"),
+            self.arg::<Option<String>>(field, "after"),
+        ) else {
+            return;
+        };
+        if let Ok(Wanted::Slice(slice)) = slice_for(filter, first.unwrap_or(50), after, UsageOrderBy::default()) {
+            self.slices.push(slice);
         }
     }
 
