@@ -698,6 +698,14 @@ impl<'d> Walk<'d> {
                         self.call(&V2Charts { org: org.clone(), range, bucketing, instance_type });
                     }
                 }
+                "focus" => {
+                    // One v2 `/costs/instances` call per calendar month, as `schema::focus` reads them.
+                    let Some(range) = self.range(field) else { continue };
+                    let Ok(periods) = crate::schema::focus::periods(&range.resolve(self.now)) else { continue };
+                    for period in periods {
+                        self.call(&V2Instances { org: org.clone(), range: Range::Explicit(period) });
+                    }
+                }
                 "instances" => {
                     let Some(range) = self.range(field) else { continue };
                     self.call(&V2Instances { org: org.clone(), range });
