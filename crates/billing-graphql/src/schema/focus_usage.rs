@@ -63,7 +63,7 @@ impl FocusUsageConnection {
 /// A page of FOCUS rows of Talkdesk monthly usage (a Relay connection). Cursors are the offsets
 /// of the usage rows (`usage:N`, as `usageAggregates` numbers them), so a usage row that cannot
 /// be mapped leaves a gap in the cursors and the page holds fewer rows than `first`.
-#[Object]
+#[Object(directive = super::cost::cost::apply("0".to_owned()))]
 impl FocusUsageConnection {
     /// The rows with their cursors (their usage rows').
     async fn edges(&self) -> Vec<FocusRowEdge> {
