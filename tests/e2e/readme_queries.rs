@@ -123,7 +123,7 @@ async fn readme_queries_answer_their_golden_files() {
         .collect();
     files.sort();
     let names: Vec<_> = files.iter().map(|f| f.file_stem().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["deployment_chart", "org_costs", "talkdesk_usage"]);
+    assert_eq!(names, ["deployment_chart", "focus_usage", "org_costs", "talkdesk_usage"]);
 
     let mut failures = Vec::new();
     for file in &files {

@@ -622,6 +622,7 @@ impl<'d> Walk<'d> {
                     self.organization(&org, &c.sets);
                 }
                 "usageAggregates" if self.talkdesk => self.usage(c.field, &c.sets),
+                "focusUsage" if self.talkdesk => self.focus_usage(c.field),
                 _ => {}
             }
         }
@@ -648,6 +649,21 @@ impl<'d> Walk<'d> {
                 self.call(&slice.total_query());
             }
             Ok(Wanted::Nothing(..)) | Err(_) => {}
+        }
+    }
+
+    /// `focusUsage` reads the slice `usageAggregates` would with the same arguments and its
+    /// default order, through the same loader; it has no `totalCount`.
+    fn focus_usage(&mut self, field: &'d Field) {
+        let (Some(filter), Some(first), Some(after)) = (
+            self.arg::<Option<UsageFilter>>(field, "filter"),
+            self.arg::<Option<i32>>(field, "first"),
+            self.arg::<Option<String>>(field, "after"),
+        ) else {
+            return;
+        };
+        if let Ok(Wanted::Slice(slice)) = slice_for(filter, first.unwrap_or(50), after, UsageOrderBy::default()) {
+            self.slices.push(slice);
         }
     }
 
@@ -683,6 +699,14 @@ impl<'d> Walk<'d> {
                     {
                         let instance_type = instance_type.map(Into::into);
                         self.call(&V2Charts { org: org.clone(), range, bucketing, instance_type });
+                    }
+                }
+                "focus" => {
+                    // One v2 `/costs/instances` call per calendar month, as `schema::focus` reads them.
+                    let Some(range) = self.range(field) else { continue };
+                    let Ok(periods) = crate::schema::focus::periods(&range.resolve(self.now)) else { continue };
+                    for period in periods {
+                        self.call(&V2Instances { org: org.clone(), range: Range::Explicit(period) });
                     }
                 }
                 "instances" => {

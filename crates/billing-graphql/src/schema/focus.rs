@@ -163,14 +163,16 @@ impl FocusRowConnection {
 #[derive(Debug, Clone)]
 pub struct FocusRow(pub(crate) f::FocusRow);
 
-/// One FOCUS 1.0 row (see `docs/focus.md`).
+/// One FOCUS 1.0 row: an Elastic v2 line item of one instance over one charge period
+/// (`Organization.focus`), or a Talkdesk monthly usage row (`Query.focusUsage`); see
+/// `docs/focus.md`.
 #[Object(directive = crate::schema::cost::cost::apply("0".to_owned()))]
 impl FocusRow {
     /// FOCUS BilledCost: the line's cost in `billingCurrency`.
     async fn billed_cost(&self) -> f64 {
         self.0.billed_cost
     }
-    /// FOCUS BillingAccountId: the Elastic organization id.
+    /// FOCUS BillingAccountId: the Elastic organization id, or the Talkdesk account id.
     async fn billing_account_id(&self) -> &str {
         &self.0.billing_account_id
     }
@@ -178,7 +180,8 @@ impl FocusRow {
     async fn billing_account_name(&self) -> Option<&str> {
         self.0.billing_account_name.as_deref()
     }
-    /// FOCUS BillingCurrency: ISO 4217, the configured conversion's.
+    /// FOCUS BillingCurrency: ISO 4217, the configured conversion's (Elastic) or the usage
+    /// row's (Talkdesk).
     async fn billing_currency(&self) -> &str {
         &self.0.billing_currency
     }

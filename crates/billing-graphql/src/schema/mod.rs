@@ -6,6 +6,7 @@
 mod cost;
 mod deployment;
 pub(crate) mod focus;
+mod focus_usage;
 mod insights;
 mod instance;
 mod leaves;
@@ -17,6 +18,7 @@ use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, MergedObject,
 
 pub use deployment::Deployment;
 pub use focus::{FocusRow, FocusRowConnection, FocusRowEdge};
+pub use focus_usage::FocusUsageConnection;
 pub use insights::{
     Anomaly, CostChange, CreditsBurnDown, DeploymentForecast, Forecast, ForecastMethod, Reconciliation,
 };
@@ -73,6 +75,34 @@ impl UsageQuery {
         #[graphql(default)] order_by: UsageOrderBy,
     ) -> Result<Option<UsageAggregateConnection>> {
         usage::usage_aggregates(ctx, filter, first.unwrap_or(50), after, order_by).await.map(Some)
+    }
+
+    /// FOCUS 1.0 rows of the caller's Talkdesk monthly usage (one row per usage aggregate,
+    /// mapped as `docs/focus.md` says), as a Relay connection over the same rows as
+    /// `usageAggregates` in its default order (id descending). Upstream calls: exactly those of
+    /// `usageAggregates` with the same `filter`, `first` and `after` -- Talkdesk
+    /// `GET /express/usage/month`, the 250-row pages the window covers, shared with a
+    /// `usageAggregates` field of the same request -- and none when `first` is 0 or a filter
+    /// list is empty. Cursors are the usage rows' offsets (`usage:N`): a usage row that cannot
+    /// be mapped (no month, no ISO 4217 currency or no account) is dropped, leaving a gap in the
+    /// cursors and a page shorter than `first`, and is counted in `unmappedRows`. Needs the
+    /// `X-Talkdesk-Authorization` credential; without it this field alone fails
+    /// (`UNAUTHENTICATED`).
+    #[graphql(
+        complexity = "CALL + (first.unwrap_or(50).clamp(0, 5000) as usize) * child_complexity / 10",
+        directive = cost::cost::apply("1".to_owned()),
+        directive = cost::list_size::apply(None, Some(vec!["first".to_owned()]), Some(vec!["edges".to_owned(), "nodes".to_owned()]), None)
+    )]
+    async fn focus_usage(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, desc = "Usage rows to read, 0 to 5000 (fewer FOCUS rows when some cannot be mapped).")]
+        first: Option<i32>,
+        #[graphql(desc = "A cursor this connection (or `usageAggregates`) returned: continue after its usage row.")]
+        after: Option<String>,
+        #[graphql(desc = "Which usage rows, as `usageAggregates`' filter.")] filter: Option<UsageFilter>,
+    ) -> Result<Option<FocusUsageConnection>> {
+        focus_usage::focus_usage(ctx, filter, first.unwrap_or(50), after).await.map(Some)
     }
 }
 

@@ -224,13 +224,27 @@ pub(crate) async fn usage_aggregates(
     after: Option<String>,
     order_by: UsageOrderBy,
 ) -> Result<UsageAggregateConnection> {
+    let (key, result) = load_slice(ctx, filter, first, after, order_by).await?;
+    Ok(UsageAggregateConnection { key, result })
+}
+
+/// The slice a connection's arguments ask for and its rows, through the request's
+/// [`SliceLoader`] (so connections of one request are batched and share pages), or without a
+/// call when the arguments need none.
+pub(crate) async fn load_slice(
+    ctx: &Context<'_>,
+    filter: Option<UsageFilter>,
+    first: i32,
+    after: Option<String>,
+    order_by: UsageOrderBy,
+) -> Result<(Slice, Arc<SliceResult>)> {
     let key = match slice_for(filter, first, after, order_by)? {
         Wanted::Slice(key) => key,
-        Wanted::Nothing(key, result) => return Ok(UsageAggregateConnection { key, result }),
+        Wanted::Nothing(key, result) => return Ok((key, result)),
     };
     let loader = ctx.data_unchecked::<SliceLoader>();
     let result = loader.0.try_load(key.clone()).await.unwrap_or(Err(GraphError::Internal("a loader lost a key")))?;
-    Ok(UsageAggregateConnection { key, result })
+    Ok((key, result))
 }
 
 /// What a connection's arguments ask for: a slice to load, or an answer known without a call.
