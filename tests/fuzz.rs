@@ -1348,9 +1348,17 @@ fn fragment_part(fx: &Fixtures) -> BoxedStrategy<Part> {
                 "Deployment" => (format!("o{P}: organization(id: {}) {{ deployments {{ ...D{P}0 }} }}", gql_str(&org_for_fan)), plain(call_list(leaves)), 1),
                 _ => (format!("...D{P}0"), leaves, 0),
             };
-            // Each fragment definition counts as expanded, the operation too: about three times
-            // the leaves. Each spread is a level.
-            let fields = leaves.saturating_mul(3).saturating_add(levels as usize * 2);
+            // As the gateway counts it: every field and every spread once fragments are expanded,
+            // each fragment definition counted too, the operation's own fields and spread as well.
+            // D{levels} selects one leaf; D{i} its extra field and `fan` spreads of D{i+1}.
+            let mut below = 1_usize;
+            let mut definitions = 1_usize;
+            for _ in 0..levels {
+                below = usize::from(extra_field).saturating_add(fan.saturating_mul(below.saturating_add(1)));
+                definitions = definitions.saturating_add(below);
+            }
+            let wrapping = match on { "Organization" => 1, "Deployment" => 2, _ => 0 };
+            let fields = definitions.saturating_add(below).saturating_add(1 + wrapping);
             let nesting = levels as usize + 3;
             let mut part = Part { sel, fragments, aliases, cost, depth: 3, fields, nesting, ..Part::default() };
             // Well past any sane limit whatever the other parts: the gateway must refuse it
