@@ -45,11 +45,7 @@ pub(crate) async fn load_slices(state: &RequestState, keys: &[Slice]) -> HashMap
     let mut out = HashMap::new();
     let mut jobs = Vec::new();
     for (order, group) in groups {
-        let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
-        let unionable = group.len() > 1
-            && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
-            && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
-        if unionable {
+        if let Some(union) = union_of(&group) {
             jobs.push(futures::future::Either::Left(async move { fetch_union(state, order, union, group).await }));
         } else {
             for key in group {
@@ -132,14 +128,8 @@ pub(crate) fn estimated_pages(
     let mut pages = Vec::new();
     let mut totals = HashMap::new();
     for (order, group) in groups {
-        let union = Filter::any(group.iter().filter_map(|k| k.filter.clone()));
-        let unionable = group.len() > 1
-            && group.iter().all(|k| k.offset == 0 && k.filter.is_some())
-            && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
-        if unionable {
-            let cap =
-                group.iter().map(|k| k.first.saturating_add(1)).fold(0_usize, usize::saturating_add).div_ceil(per);
-            for p in 0..cap.max(1) {
+        if let Some(union) = union_of(&group) {
+            for p in 0..union_cap(&group) {
                 let Ok(page) = page_number(p) else { break };
                 pages.push(UsagePageQuery { filter: union.clone(), order, page, per_page: PAGE });
             }
@@ -147,16 +137,12 @@ pub(crate) fn estimated_pages(
             continue;
         }
         for k in group {
-            let first_page = k.offset / per;
-            let end = k.offset.saturating_add(k.first);
+            let window = k.window();
+            let first_page = window.first_page(per);
             // As `fetch_slice` reads them once the first page told the total.
             let last_page = match known_total(k) {
-                Some(t) => {
-                    let last_needed = end.min(usize::try_from(t).unwrap_or(usize::MAX)).saturating_sub(1);
-                    let known_pages = usize::try_from(t.div_ceil(u64::from(PAGE))).unwrap_or(usize::MAX);
-                    (last_needed / per).min(known_pages.saturating_sub(1)).max(first_page)
-                }
-                None => (end.saturating_sub(1) / per).max(first_page),
+                Some(t) => window.last_page(per, t),
+                None => (window.end().saturating_sub(1) / per).max(first_page),
             };
             for p in first_page..=last_page {
                 let Ok(page) = page_number(p) else { break };
@@ -176,6 +162,23 @@ impl Slice {
     }
 }
 
+/// The one filter that serves a group of slices together: more than one, all from the first
+/// row, each filtered, and their `or` short enough to send. `None`: each is read on its own.
+fn union_of<K: std::borrow::Borrow<Slice>>(group: &[K]) -> Option<Option<Filter>> {
+    let union = Filter::any(group.iter().filter_map(|k| k.borrow().filter.clone()));
+    let unionable = group.len() > 1
+        && group.iter().all(|k| k.borrow().offset == 0 && k.borrow().filter.is_some())
+        && union.as_ref().is_some_and(|u| u.to_string().len() <= MAX_FILTER_LEN);
+    unionable.then_some(union)
+}
+
+/// The most pages a union reads: as many as the slices' windows (and one row more each) could
+/// fill together, at least one.
+fn union_cap<K: std::borrow::Borrow<Slice>>(keys: &[K]) -> usize {
+    let rows = keys.iter().map(|k| k.borrow().first.saturating_add(1)).fold(0_usize, usize::saturating_add);
+    rows.div_ceil(PAGE as usize).max(1)
+}
+
 fn page_number(index: usize) -> Result<u32> {
     u32::try_from(index.saturating_add(1)).map_err(|_| GraphError::BadInput("cursor out of range".into()))
 }
@@ -192,8 +195,7 @@ async fn fetch_union(
     union: Option<Filter>,
     keys: Vec<Slice>,
 ) -> Vec<(Slice, SliceAnswer)> {
-    let per = PAGE as usize;
-    let cap = keys.iter().map(|k| k.first.saturating_add(1)).fold(0_usize, usize::saturating_add).div_ceil(per).max(1);
+    let cap = union_cap(&keys);
     let mut rows: Vec<Vec<WireAggregate>> = vec![Vec::new(); keys.len()];
     let mut matched = vec![0_u64; keys.len()];
     let mut read = 0_usize;

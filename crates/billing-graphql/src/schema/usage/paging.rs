@@ -45,18 +45,21 @@ impl Window {
         self.offset % per.max(1)
     }
 
+    /// With the total known, the page holding the window's last row that exists (the total
+    /// says whether more follow), and never one before the window's first page.
+    pub(crate) fn last_page(self, per: usize, total: u64) -> usize {
+        let per = per.max(1);
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let last_row = self.end().min(total).saturating_sub(1);
+        (last_row / per).min(total.div_ceil(per).saturating_sub(1)).max(self.first_page(per))
+    }
+
     /// What to read once the first page told the total, or did not.
     pub(crate) fn rest(self, per: usize, total: Option<u64>) -> Rest {
         let per = per.max(1);
         let first_page = self.first_page(per);
         match total {
-            Some(total) => {
-                let total = usize::try_from(total).unwrap_or(usize::MAX);
-                // The window's last row that exists; the total says whether more follow.
-                let last_row = self.end().min(total).saturating_sub(1);
-                let last_page = (last_row / per).min(total.div_ceil(per).saturating_sub(1));
-                Rest::Pages(first_page + 1..=last_page.max(first_page))
-            }
+            Some(total) => Rest::Pages(first_page + 1..=self.last_page(per, total)),
             None => {
                 // The window and the row after it, which says whether more follow.
                 let rows = self.skip(per).saturating_add(self.first).saturating_add(1);
