@@ -177,17 +177,34 @@ struct LineItem<'a> {
     total_ecu: f64,
 }
 
-async fn dashboard(State(b): State<Arc<Baseline>>, body: Bytes) -> Result<Response, Failure> {
-    let vars = vars(&body)?;
+/// The organization and the range a dashboard or charts body asks for.
+fn org_and_range(body: &[u8]) -> Result<(OrganizationId, DateRange), Failure> {
+    let vars = vars(body)?;
     let org = org(&vars)?;
     let (Some(from), Some(to)) = (vars.from, vars.to) else {
         return Err((StatusCode::BAD_REQUEST, "no range".to_owned()));
     };
     let range = DateRange::new(from, to).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok((org, range))
+}
+
+/// Every deployment's daily chart over the range, all at once.
+async fn daily_charts(
+    b: &Baseline,
+    org: &OrganizationId,
+    range: DateRange,
+    deployments: &v1::DeploymentsCosts,
+) -> Result<Vec<billing_model::ChartItems>, billing_http::Error> {
+    futures::future::try_join_all(deployments.deployments.iter().map(|d| {
+        b.v1.deployment_charts(&b.elastic, org, &d.deployment_id).range(range).bucketing(Bucketing::Daily).send()
+    }))
+    .await
+}
+
+async fn dashboard(State(b): State<Arc<Baseline>>, body: Bytes) -> Result<Response, Failure> {
+    let (org, range) = org_and_range(&body)?;
     let deployments = b.v1.deployments(&b.elastic, &org).range(range).send().await.map_err(upstream)?;
-    let charts = futures::future::try_join_all(deployments.deployments.iter().map(|d| {
-        b.v1.deployment_charts(&b.elastic, &org, &d.deployment_id).range(range).bucketing(Bucketing::Daily).send()
-    }));
+    let charts = daily_charts(&b, &org, range, &deployments);
     let instances = b.v2.instances(&b.elastic, &org, range).include_names(true).send();
     let (charts, instances) = tokio::try_join!(charts, instances).map_err(upstream)?;
     let by_id: HashMap<&str, &[billing_model::elastic::v2::ProductLineItem]> =
@@ -266,18 +283,9 @@ struct Value<'a> {
 }
 
 async fn charts(State(b): State<Arc<Baseline>>, body: Bytes) -> Result<Response, Failure> {
-    let vars = vars(&body)?;
-    let org = org(&vars)?;
-    let (Some(from), Some(to)) = (vars.from, vars.to) else {
-        return Err((StatusCode::BAD_REQUEST, "no range".to_owned()));
-    };
-    let range = DateRange::new(from, to).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    let (org, range) = org_and_range(&body)?;
     let deployments = b.v1.deployments(&b.elastic, &org).range(range).send().await.map_err(upstream)?;
-    let charts = futures::future::try_join_all(deployments.deployments.iter().map(|d| {
-        b.v1.deployment_charts(&b.elastic, &org, &d.deployment_id).range(range).bucketing(Bucketing::Daily).send()
-    }))
-    .await
-    .map_err(upstream)?;
+    let charts = daily_charts(&b, &org, range, &deployments).await.map_err(upstream)?;
     let answer = ChartsOrg {
         deployments: deployments
             .deployments
