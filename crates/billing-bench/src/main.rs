@@ -371,18 +371,22 @@ fn fault_rates(args: &RunArgs) -> FaultRates {
     FaultRates { server_error: args.error_rate, too_many_requests: args.throttle_rate, ..FaultRates::none() }
 }
 
-async fn start_server(args: &RunArgs, sim: &SimHandle, cache: Option<Cache>) -> std::io::Result<Server> {
+/// The arguments that point a server child at the simulator, with its demo credentials.
+pub(crate) fn sim_args(sim: &SimHandle) -> Vec<String> {
     let creds = sim.dataset().credentials();
-    let mut server_args = vec![
+    vec![
         "--sim-url".to_owned(),
         sim.base_url(),
         "--elastic-key".to_owned(),
         creds.elastic_demo_key.clone(),
         "--talkdesk-token".to_owned(),
         creds.talkdesk_token.clone(),
-        "--upstream-concurrency".to_owned(),
-        args.upstream_concurrency.to_string(),
-    ];
+    ]
+}
+
+async fn start_server(args: &RunArgs, sim: &SimHandle, cache: Option<Cache>) -> std::io::Result<Server> {
+    let mut server_args = sim_args(sim);
+    server_args.extend(["--upstream-concurrency".to_owned(), args.upstream_concurrency.to_string()]);
     match cache {
         None => Server::start("serve-baseline", &server_args).await,
         Some(cache) => {

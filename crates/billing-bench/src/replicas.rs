@@ -124,17 +124,8 @@ async fn phase(
 }
 
 async fn start_replica(sim: &SimHandle, redis: Option<&Redis>) -> Result<Server, AnyError> {
-    let creds = sim.dataset().credentials();
-    let mut args = vec![
-        "--sim-url".to_owned(),
-        sim.base_url(),
-        "--elastic-key".to_owned(),
-        creds.elastic_demo_key.clone(),
-        "--talkdesk-token".to_owned(),
-        creds.talkdesk_token.clone(),
-        "--cache-ttl-secs".to_owned(),
-        "600".to_owned(),
-    ];
+    let mut args = crate::sim_args(sim);
+    args.extend(["--cache-ttl-secs".to_owned(), "600".to_owned()]);
     if let Some(redis) = redis {
         args.extend(["--redis-url".to_owned(), redis.url()]);
     }
