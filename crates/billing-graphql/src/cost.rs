@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::cache::{CacheKey, Fingerprint};
 use crate::context::{Credential, Credentials, Services};
+use crate::schema::insights;
 use crate::schema::types::{Bucketing, InstanceTypeFilter, ServerlessGroupBy};
 use crate::schema::usage::{Slice, Wanted, estimated_pages, slice_for};
 use crate::schema::{UsageFilter, UsageOrderBy};
@@ -296,6 +297,8 @@ pub(crate) async fn estimate(
         doc: Some(doc),
         variables: Some(variables),
         now,
+        anomaly_window: services.config.insights.anomaly_window,
+        tolerance: services.config.insights.tolerance,
         elastic: elastic.is_some(),
         talkdesk: talkdesk.is_some(),
         ..Walk::default()
@@ -427,19 +430,44 @@ struct DeploymentsWant {
     only: Option<String>,
     charts: Vec<(Option<Range>, billing_model::Bucketing)>,
     items: bool,
+    /// `lineItems` or `reconciliation`: the organization's v2 instances over the range.
     line_items: bool,
     products: bool,
+    /// `forecast`: the organization's daily chart of `insights::forecast_chart`.
+    forecast: bool,
+    /// `costChange` with a figure of the previous range: the deployments over that range.
+    previous: bool,
+    /// The ranges each `anomalies` field fetches a daily chart of, per deployment.
+    anomalies: Vec<billing_model::DateRange>,
 }
 
 impl DeploymentsWant {
     fn has_calls(&self) -> bool {
-        self.items || self.line_items || self.products || !self.charts.is_empty()
+        self.items
+            || self.line_items
+            || self.products
+            || self.forecast
+            || self.previous
+            || !self.charts.is_empty()
+            || !self.anomalies.is_empty()
     }
 
     fn calls(&self, ids: &[String], now: DateTime<Utc>, out: &mut HashSet<Call>) {
         let org = &self.org;
-        if self.line_items && !ids.is_empty() {
-            out.insert(Call::of(&V2Instances { org: org.clone(), range: self.range }, now));
+        // The calls made once for every deployment of the list, when it has any.
+        if !ids.is_empty() {
+            if self.line_items {
+                out.insert(Call::of(&V2Instances { org: org.clone(), range: self.range }, now));
+            }
+            if self.forecast
+                && let Ok(chart) = insights::forecast_chart(org, now)
+            {
+                out.insert(Call::of(&chart, now));
+            }
+            if self.previous {
+                let previous = billing_insights::compare::previous_range(&self.range.resolve(now));
+                out.insert(Call::of(&V1Deployments { org: org.clone(), range: Range::Explicit(previous) }, now));
+            }
         }
         for id in ids {
             if out.len() >= MAX_COUNTED {
@@ -463,6 +491,15 @@ impl DeploymentsWant {
             if self.products {
                 let q =
                     V2InstanceItems { org: org.clone(), instance: InstanceId::from(id.as_str()), range: self.range };
+                out.insert(Call::of(&q, now));
+            }
+            for fetched in &self.anomalies {
+                let q = V1DeploymentCharts {
+                    org: org.clone(),
+                    deployment: deployment.clone(),
+                    range: Range::Explicit(*fetched),
+                    bucketing: billing_model::Bucketing::Daily,
+                };
                 out.insert(Call::of(&q, now));
             }
         }
@@ -509,6 +546,9 @@ struct Walk<'d> {
     doc: Option<&'d ExecutableDocument>,
     variables: Option<&'d Variables>,
     now: DateTime<Utc>,
+    /// The server's default anomaly window and reconciliation tolerance.
+    anomaly_window: usize,
+    tolerance: billing_insights::reconcile::Tolerance,
     elastic: bool,
     talkdesk: bool,
     calls: HashSet<Call>,
@@ -608,6 +648,30 @@ impl<'d> Walk<'d> {
         Some(b.unwrap_or_default().into())
     }
 
+    /// The range whose daily chart an `anomalies` field fetches, or `None` when its arguments
+    /// fail (the field then calls nothing).
+    fn anomaly_range(&self, field: &Field) -> Option<billing_model::DateRange> {
+        let window: Option<i32> = self.arg(field, "window")?;
+        let threshold: f64 = self.arg::<Option<f64>>(field, "threshold")?.unwrap_or(3.5);
+        let config = insights::anomaly_config(self.anomaly_window, window, threshold).ok()?;
+        let (from, to) = (self.arg(field, "from")?, self.arg(field, "to")?);
+        insights::anomaly_ranges(self.now, from, to, config).ok().map(|(_, fetched)| fetched)
+    }
+
+    /// Which figures of a `CostChange` selection are read: `(current, previous)`.
+    fn change_figures(&self, sets: &[&'d SelectionSet]) -> (bool, bool) {
+        let (mut current, mut previous) = (false, false);
+        for c in self.collect(sets, "CostChange") {
+            match c.field.name.node.as_str() {
+                "current" => current = true,
+                "previous" => previous = true,
+                "absolute" | "percent" => (current, previous) = (true, true),
+                _ => {}
+            }
+        }
+        (current, previous)
+    }
+
     fn call<Q: UpstreamCall>(&mut self, q: &Q) {
         let call = Call::of(q, self.now);
         self.calls.insert(call);
@@ -701,6 +765,34 @@ impl<'d> Walk<'d> {
                         self.call(&V2Charts { org: org.clone(), range, bucketing, instance_type });
                     }
                 }
+                "forecast" | "deploymentForecasts" => {
+                    if let Ok(chart) = insights::forecast_chart(org, self.now) {
+                        self.call(&chart);
+                    }
+                }
+                "credits" => {
+                    self.call(&V1Overview { org: org.clone(), range: Range::MonthToDate });
+                    if let Ok(chart) = insights::forecast_chart(org, self.now) {
+                        self.call(&chart);
+                    }
+                }
+                "anomalies" => {
+                    if let Some(fetched) = self.anomaly_range(field) {
+                        let bucketing = billing_model::Bucketing::Daily;
+                        self.call(&V1Charts { org: org.clone(), range: Range::Explicit(fetched), bucketing });
+                    }
+                }
+                "costChange" => {
+                    let Some(range) = self.range(field) else { continue };
+                    let (current, previous) = self.change_figures(&c.sets);
+                    if current {
+                        self.call(&V1Overview { org: org.clone(), range });
+                    }
+                    if previous {
+                        let previous = billing_insights::compare::previous_range(&range.resolve(self.now));
+                        self.call(&V1Overview { org: org.clone(), range: Range::Explicit(previous) });
+                    }
+                }
                 "focus" => {
                     // One v2 `/costs/instances` call per calendar month, as `schema::focus` reads them.
                     let Some(range) = self.range(field) else { continue };
@@ -742,6 +834,9 @@ impl<'d> Walk<'d> {
                         items: false,
                         line_items: false,
                         products: false,
+                        forecast: false,
+                        previous: false,
+                        anomalies: Vec::new(),
                     };
                     for c in self.collect(&c.sets, "Deployment") {
                         match c.field.name.node.as_str() {
@@ -754,6 +849,17 @@ impl<'d> Walk<'d> {
                             "items" => want.items = true,
                             "lineItems" => want.line_items = true,
                             "products" => want.products = true,
+                            "forecast" => want.forecast = true,
+                            "anomalies" => want.anomalies.extend(self.anomaly_range(c.field)),
+                            "costChange" => want.previous |= self.change_figures(&c.sets).1,
+                            "reconciliation" => {
+                                let absolute = self.arg(c.field, "absoluteTolerance");
+                                let relative = self.arg(c.field, "relativeTolerance");
+                                if let (Some(absolute), Some(relative)) = (absolute, relative) {
+                                    let tolerance = insights::tolerance(self.tolerance, absolute, relative);
+                                    want.line_items |= tolerance.is_ok();
+                                }
+                            }
                             _ => {}
                         }
                     }

@@ -111,31 +111,92 @@ async fn the_query_files_and_the_readme_cost_what_was_estimated_cold_on_both_pat
     let sim = sim().await;
     let queries: Vec<String> = query_files().into_iter().chain(readme_queries()).collect();
     assert!(queries.len() >= 6, "{}", queries.len());
-    // Not priced yet: the insight fields of issue 18 arrived after the estimator, which counts
-    // their calls as nothing (the in-flight budget still caps them). A document that selects
-    // one is left out here, by name, until the estimator prices them; every other is held exact.
-    let unpriced = ["forecast", "deploymentForecasts", "credits", "anomalies", "costChange", "reconciliation"];
-    let priced: Vec<&String> = queries
-        .iter()
-        .filter(|q| !unpriced.iter().any(|f| q.contains(&format!("{f} ")) || q.contains(&format!("{f}("))))
-        .collect();
-    assert_eq!(queries.len() - priced.len(), 1, "only the README's insights query is left out");
-    for query in priced {
+    let mut sized = 0;
+    for query in &queries {
         let mut bodies = Vec::new();
         for planned in [true, false] {
             // A fresh schema: a cold cache, no size seen.
-            let (json, kind, seen) = run(&graph_for(&sim, planned), &sim, query, CostOptions::default()).await;
+            let graph = graph_for(&sim, planned);
+            let (mut json, kind, mut seen) = run(&graph, &sim, query, CostOptions::default()).await;
             assert_eq!(kind, AnswerKind::Complete, "{json:#}");
+            let assumed = |json: &Value, field: &str| {
+                json["extensions"]["cost"]["estimated"]["assumptions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["field"] == field && a["source"] == "ASSUMED")
+            };
+            if assumed(&json, "Organization.deployments") || assumed(&json, "Organization.instances") {
+                // A list whose members each cost calls, its size not known yet: every call but
+                // the members' is exact already; all are once the size is known (the list
+                // fetched, then the answers dropped).
+                let members = |m: BTreeMap<String, u64>| -> BTreeMap<String, u64> {
+                    m.into_iter()
+                        .filter(|(e, _)| !e.contains("{deployment_id}") && !e.contains("{instance_id}"))
+                        .collect()
+                };
+                let estimated = &json["extensions"]["cost"]["estimated"];
+                assert_eq!(members(by_endpoint(estimated)), members(seen.clone()), "{query}\n{estimated:#}");
+                graph.clear_caches();
+                sized += 1;
+                (json, _, seen) = run(&graph, &sim, query, CostOptions::default()).await;
+            }
             exact(query, &json, &seen);
-            // No list's size is needed; a `deployment(id:)` with calls of its own is assumed to exist.
+            // A `deployment(id:)` with calls of its own is assumed to exist; no list is assumed.
             for assumption in json["extensions"]["cost"]["estimated"]["assumptions"].as_array().unwrap() {
-                assert_eq!(assumption["field"], "Organization.deployment", "{query}");
-                assert_eq!(assumption["source"], "ASSUMED");
+                assert!(
+                    assumption["field"] == "Organization.deployment" || assumption["source"] == "LAST_KNOWN",
+                    "{query}\n{json:#}"
+                );
             }
             bodies.push(json);
         }
         assert_eq!(bodies[0], bodies[1], "the paths differ:\n{query}");
     }
+    // Only the README's insights example lists deployments with calls of their own.
+    assert_eq!(sized, 2, "one query, on both paths");
+}
+
+/// Each insight field costs what it selects, no more: a `costChange` reads only the figures
+/// selected, and an argument that fails costs nothing.
+#[tokio::test]
+async fn insight_fields_cost_what_they_select() {
+    let sim = sim().await;
+    let org = sim.dataset().demo_org().id.to_string();
+    let id = sim.dataset().demo_org().deployments[0].id.to_string();
+    let range = r#"from: "2026-10-01T00:00:00Z", to: "2026-10-08T00:00:00Z""#;
+    // (selection under `organization`, the calls it makes)
+    let cases = [
+        ("forecast { projected } deploymentForecasts { deploymentId }".to_owned(), 1),
+        ("credits { remaining } costs { total }".to_owned(), 2),
+        (format!("costChange({range}) {{ current }}"), 1),
+        (format!("costChange({range}) {{ previous }}"), 1),
+        (format!("costChange({range}) {{ percent }} costs({range}) {{ total }}"), 2),
+        (format!("costChange({range}) {{ from to previousFrom }}"), 0),
+        ("anomalies { day } a: anomalies(window: 14) { score } b: anomalies(window: 7) { day }".to_owned(), 2),
+        ("anomalies(window: 0) { day }".to_owned(), 0),
+        (format!(r#"deployment(id: "{id}") {{ costChange {{ current from }} }}"#), 1),
+        (
+            format!(r#"deployment(id: "{id}") {{ costChange {{ previous }} anomalies {{ day }} forecast {{ low }} }}"#),
+            4,
+        ),
+        (format!(r#"deployment(id: "{id}") {{ reconciliation(absoluteTolerance: -1) {{ mismatch }} }}"#), 1),
+        (format!(r#"deployment(id: "{id}") {{ reconciliation {{ mismatch }} lineItems {{ sku }} }}"#), 2),
+    ];
+    for (selection, calls) in cases {
+        let query = format!(r#"{{ organization(id: "{org}") {{ {selection} }} }}"#);
+        for planned in [true, false] {
+            let (json, _, seen) = run(&graph_for(&sim, planned), &sim, &query, CostOptions::default()).await;
+            let cost = &json["extensions"]["cost"];
+            assert_eq!(by_endpoint(&cost["estimated"]), seen, "{query}\n{json:#}");
+            assert_eq!(by_endpoint(&cost["actual"]), seen, "{query}\n{cost:#}");
+            assert_eq!(seen.values().sum::<u64>(), calls, "{query}\n{cost:#}");
+        }
+    }
+    // A bad argument is a field error, made before the call.
+    let query = format!(r#"{{ organization(id: "{org}") {{ anomalies(window: 0) {{ day }} }} }}"#);
+    let (json, _, _) = run(&graph_for(&sim, true), &sim, &query, CostOptions::default()).await;
+    assert_eq!(json["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{json:#}");
 }
 
 /// Lists whose members each cost calls: exact once a size is known (the list was fetched
@@ -154,6 +215,11 @@ async fn lists_cost_what_was_estimated_once_their_sizes_are_known() {
         ),
         format!(
             r#"{{ organization(id: "{org}") {{ instances({range}) {{ id products {{ type }} charts {{ bucketing }} }} productCosts({range}) {{ type }} instanceCharts({range}) {{ bucketing }} }} }}"#
+        ),
+        // The insight fields: the org chart once, a daily chart per deployment, the previous
+        // range's list once, the v2 instances once.
+        format!(
+            r#"{{ organization(id: "{org}") {{ deployments({range}) {{ forecast {{ projected }} anomalies(window: 7) {{ day }} costChange {{ percent }} reconciliation {{ mismatch }} }} }} }}"#
         ),
         r#"{ usageAggregates(first: 600) { totalCount nodes { id } } }"#.to_owned(),
     ];
@@ -328,8 +394,8 @@ fn the_sdl_directives_say_what_the_estimate_counts() {
             }
         }
     }
-    // 15 cost views and the usage connection, and the 10 fields of issues 18 (insights, FOCUS).
-    assert_eq!(calling.len(), 25, "{calling:#?}");
+    // 15 cost views and the usage connection, and the 11 fields of issue 18 (insights, FOCUS).
+    assert_eq!(calling.len(), 26, "{calling:#?}");
 }
 
 /// `execute`, the response-tree API, reports the same cost in its response's extensions.

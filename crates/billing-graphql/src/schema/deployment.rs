@@ -140,7 +140,8 @@ impl Deployment {
         window: Option<i32>,
         #[graphql(default = 3.5)] threshold: f64,
     ) -> Result<Option<Vec<super::Anomaly>>> {
-        let config = super::insights::anomaly_config(ctx, window, threshold)?;
+        let config =
+            super::insights::anomaly_config(state(ctx).services.config.insights.anomaly_window, window, threshold)?;
         let id = &self.data().deployment_id;
         super::insights::deployment_anomalies(ctx, &self.org, id, from, to, config).await.map(Some)
     }
@@ -172,10 +173,11 @@ impl Deployment {
         absolute_tolerance: Option<f64>,
         relative_tolerance: Option<f64>,
     ) -> Result<Option<super::Reconciliation>> {
+        let configured = state(ctx).services.config.insights.tolerance;
+        let tolerance = super::insights::tolerance(configured, absolute_tolerance, relative_tolerance)?;
         let instances = load(ctx, V2Instances { org: self.org.clone(), range: self.range }).await?;
         let instance = instances.get(self.data().deployment_id.as_str());
-        super::insights::reconciliation(ctx, self.data().costs.total, instance, absolute_tolerance, relative_tolerance)
-            .map(Some)
+        Ok(Some(super::insights::reconciliation(self.data().costs.total, instance, tolerance)))
     }
 
     /// The deployment's itemized costs grouped by product, in ECU.

@@ -171,9 +171,9 @@ fn anomaly_of(scored: &anomaly::Scored, series: &str, name: &str) -> Anomaly {
     }
 }
 
-/// The checked arguments of an anomaly field.
-pub(crate) fn anomaly_config(ctx: &Context<'_>, window: Option<i32>, threshold: f64) -> Result<anomaly::AnomalyConfig> {
-    let configured = state(ctx).services.config.insights.anomaly_window;
+/// The checked arguments of an anomaly field, `configured` the server's default window (the
+/// configured N).
+pub(crate) fn anomaly_config(configured: usize, window: Option<i32>, threshold: f64) -> Result<anomaly::AnomalyConfig> {
     let window = window.unwrap_or_else(|| i32::try_from(configured).unwrap_or(MAX_WINDOW));
     if !(1..=MAX_WINDOW).contains(&window) {
         return Err(GraphError::BadInput(format!("window: must be between 1 and {MAX_WINDOW}")));
@@ -187,12 +187,11 @@ pub(crate) fn anomaly_config(ctx: &Context<'_>, window: Option<i32>, threshold: 
 /// The days an anomaly field scores (default: the 30 complete days before today) and the range
 /// its chart must cover: `window` days more before them, for the first day's baseline.
 pub(crate) fn anomaly_ranges(
-    ctx: &Context<'_>,
+    now: DateTime<Utc>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     config: anomaly::AnomalyConfig,
 ) -> Result<(DateRange, DateRange)> {
-    let now = state(ctx).now;
     let today = midnight(now.date_naive());
     let scored = match Range::from_args(from, to, now)? {
         Some(r) => r.resolve(now),
@@ -260,7 +259,7 @@ pub(crate) async fn organization_anomalies(
     to: Option<DateTime<Utc>>,
     config: anomaly::AnomalyConfig,
 ) -> Result<Vec<Anomaly>> {
-    let (scored, fetched) = anomaly_ranges(ctx, from, to, config)?;
+    let (scored, fetched) = anomaly_ranges(state(ctx).now, from, to, config)?;
     let q = V1Charts { org: org.clone(), range: Range::Explicit(fetched), bucketing: billing_model::Bucketing::Daily };
     Ok(chart_anomalies(&*load(ctx, q).await?, &scored, config, false))
 }
@@ -274,7 +273,7 @@ pub(crate) async fn deployment_anomalies(
     to: Option<DateTime<Utc>>,
     config: anomaly::AnomalyConfig,
 ) -> Result<Vec<Anomaly>> {
-    let (scored, fetched) = anomaly_ranges(ctx, from, to, config)?;
+    let (scored, fetched) = anomaly_ranges(state(ctx).now, from, to, config)?;
     let q = V1DeploymentCharts {
         org: org.clone(),
         deployment: deployment.clone(),
@@ -491,23 +490,30 @@ pub struct Reconciliation {
     pub mismatch: bool,
 }
 
-/// Reconciles a v1 total with a v2 instance's line items.
-pub(crate) fn reconciliation(
-    ctx: &Context<'_>,
-    v1_total: f64,
-    instance: Option<&v2::Instance>,
+/// The checked tolerance of a reconciliation field, `configured` the server's default: checked
+/// before the field's call, so bad input costs none.
+pub(crate) fn tolerance(
+    configured: reconcile::Tolerance,
     absolute: Option<f64>,
     relative: Option<f64>,
-) -> Result<Reconciliation> {
-    let configured = state(ctx).services.config.insights.tolerance;
+) -> Result<reconcile::Tolerance> {
     let absolute = absolute.unwrap_or(configured.absolute);
     let relative = relative.unwrap_or(configured.relative);
     if !(absolute.is_finite() && absolute >= 0.0 && relative.is_finite() && relative >= 0.0) {
         return Err(GraphError::BadInput("tolerance: must be non-negative numbers".to_owned()));
     }
+    Ok(reconcile::Tolerance { absolute, relative })
+}
+
+/// Reconciles a v1 total with a v2 instance's line items.
+pub(crate) fn reconciliation(
+    v1_total: f64,
+    instance: Option<&v2::Instance>,
+    tolerance: reconcile::Tolerance,
+) -> Reconciliation {
     let lines = instance.into_iter().flat_map(|i| i.product_line_items.iter().map(|l| l.total_ecu));
-    let r = reconcile::reconcile(v1_total, lines, reconcile::Tolerance { absolute, relative });
-    Ok(Reconciliation { v1_total: r.v1_total, v2_total: r.v2_total, difference: r.difference, mismatch: r.mismatch })
+    let r = reconcile::reconcile(v1_total, lines, tolerance);
+    Reconciliation { v1_total: r.v1_total, v2_total: r.v2_total, difference: r.difference, mismatch: r.mismatch }
 }
 
 /// Shares the lazily built series index of a chart among its points.

@@ -7,7 +7,7 @@ mod cost;
 mod deployment;
 pub(crate) mod focus;
 mod focus_usage;
-mod insights;
+pub(crate) mod insights;
 mod instance;
 mod leaves;
 mod organization;

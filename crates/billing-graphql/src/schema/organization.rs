@@ -189,9 +189,10 @@ impl Organization {
         Ok(Some(super::Forecast::from(&super::insights::organization_forecast(ctx, &self.id).await?)))
     }
 
-    /// Every deployment's forecast of the current month, in deployment id order: the same one
-    /// daily chart call as `forecast` (never one call per deployment).
-    #[graphql(complexity = "super::CALL + super::LIST * child_complexity")]
+    /// Every deployment's forecast of the current month, in deployment id order. Elastic v1
+    /// `GET /billing/costs/{organization_id}/charts`: the same one daily chart call as
+    /// `forecast` (never one call per deployment).
+    #[graphql(complexity = "super::CALL + super::LIST * child_complexity", directive = super::cost::cost::apply("1".to_owned()))]
     async fn deployment_forecasts(&self, ctx: &Context<'_>) -> Result<Option<Vec<super::DeploymentForecast>>> {
         super::insights::deployment_forecasts(ctx, &self.id).await.map(Some)
     }
@@ -211,7 +212,8 @@ impl Organization {
         window: Option<i32>,
         #[graphql(default = 3.5)] threshold: f64,
     ) -> Result<Option<Vec<super::Anomaly>>> {
-        let config = super::insights::anomaly_config(ctx, window, threshold)?;
+        let config =
+            super::insights::anomaly_config(state(ctx).services.config.insights.anomaly_window, window, threshold)?;
         super::insights::organization_anomalies(ctx, &self.id, from, to, config).await.map(Some)
     }
 

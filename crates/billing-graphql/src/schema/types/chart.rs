@@ -108,7 +108,11 @@ impl ChartPoint {
         window: Option<i32>,
         #[graphql(default = 3.5)] threshold: f64,
     ) -> crate::error::Result<Vec<crate::schema::insights::Anomaly>> {
-        let config = crate::schema::insights::anomaly_config(ctx, window, threshold)?;
+        let config = crate::schema::insights::anomaly_config(
+            crate::loaders::state(ctx).services.config.insights.anomaly_window,
+            window,
+            threshold,
+        )?;
         let index = self.series.get_or_init(|| crate::schema::insights::index_series(&self.items));
         Ok(crate::schema::insights::point_anomalies(&self.items, index, self.index, config))
     }
