@@ -61,17 +61,23 @@ impl Answer {
     /// so the bytes before it are the executor's own). An answer without a report is kept.
     pub(crate) fn reported(self) -> Self {
         let Some(cost) = &self.cost else { return self };
-        let Some((b'}', head)) = self.body.split_last() else { return self };
+        if self.body.last() != Some(&b'}') {
+            return self;
+        }
         let json = cost.to_json();
-        let mut body = Vec::with_capacity(self.body.len() + json.len() + 32);
-        body.extend_from_slice(head);
-        if head.len() > 1 {
-            body.push(b',');
+        let head = self.body.len() - 1;
+        // In place when the body is not shared (a fresh answer, its room left by the writer):
+        // a large answer is not copied again for a few hundred bytes.
+        let mut body = self.body.try_into_mut().unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
+        body.truncate(head);
+        body.reserve(json.len() + 32);
+        if head > 1 {
+            body.extend_from_slice(b",");
         }
         body.extend_from_slice(br#""extensions":{"cost":"#);
         body.extend_from_slice(&json);
         body.extend_from_slice(b"}}");
-        Answer { body: body.into(), kind: self.kind, cost: self.cost }
+        Answer { body: body.freeze(), kind: self.kind, cost: self.cost }
     }
 
     /// The JSON body.

@@ -149,7 +149,7 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
     futures::join!(render, fetch_all(state, &mut totals));
     fetched.totals = totals;
 
-    let mut writer = Writer::new(&fetched, &fragments);
+    let mut writer = Writer::with_fragments(&fetched, fragments);
     writer.response(plan);
     writer.finish()
 }
@@ -283,7 +283,7 @@ async fn render_deployments(
             known
         })
         .buffered(WINDOW);
-    let mut writer = Writer::new(fetched, &NO_FRAGMENTS);
+    let mut writer = Writer::new(fetched);
     writer.set_path(path);
     let mut index = 0;
     if scope.only.is_none() {
@@ -302,6 +302,14 @@ async fn render_deployments(
             writer.deployment(scope.org, scope.range, d, scope.fields, &charts);
         }
         index += 1;
+        if index == 1 && deployments.len() > 1 {
+            // Room for the rest at once, the first deployment's size each and an eighth more,
+            // rather than a buffer grown by doubling (each growth a copy, both alive at once).
+            let each = writer.written();
+            writer.reserve(
+                each.saturating_mul(deployments.len() - 1).saturating_add(each.saturating_mul(deployments.len()) / 8),
+            );
+        }
         next = answers.next().await;
     }
     if scope.only.is_none() {
@@ -311,8 +319,6 @@ async fn render_deployments(
     }
     writer.into_fragment()
 }
-
-static NO_FRAGMENTS: std::sync::LazyLock<Fragments> = std::sync::LazyLock::new(HashMap::new);
 
 /// The deployments a `deployments` field (every one) or a `deployment(id:)` field (the one with
 /// that id, if any) selects.

@@ -21,8 +21,9 @@ use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
-    /// Deployments fields written ahead (see `execute`), by their address in the plan.
-    fragments: &'f Fragments,
+    /// Deployments fields written ahead (see `execute`), by their address in the plan; each
+    /// dropped once spliced.
+    fragments: Fragments,
     buf: Vec<u8>,
     errors: Vec<ServerError>,
     /// The path of the field being written, kept only down to fields that can fail.
@@ -30,8 +31,28 @@ pub(super) struct Writer<'f> {
 }
 
 impl<'f> Writer<'f> {
-    pub(super) fn new(fetched: &'f Fetched, fragments: &'f Fragments) -> Self {
-        Writer { fetched, fragments, buf: Vec::with_capacity(16 * 1024), errors: Vec::new(), path: Vec::new() }
+    /// A writer of a fragment (a deployments field written ahead).
+    pub(super) fn new(fetched: &'f Fetched) -> Self {
+        Writer::with_fragments(fetched, Fragments::new())
+    }
+
+    /// A writer of the response, which splices `fragments` in. Its buffer is sized for them up
+    /// front, so a large answer is copied once into place rather than grown by doubling (each
+    /// growth a copy, the old and the new buffer alive at once), with room for the cost report.
+    pub(super) fn with_fragments(fetched: &'f Fetched, fragments: Fragments) -> Self {
+        let spliced: usize = fragments.values().map(|f| f.body.len()).sum();
+        let buf = Vec::with_capacity(16 * 1024 + spliced);
+        Writer { fetched, fragments, buf, errors: Vec::new(), path: Vec::new() }
+    }
+
+    /// Bytes written so far.
+    pub(super) fn written(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Makes room for `additional` more bytes at once (capacity never touched costs no memory).
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
     }
 
     /// Writes below `path` (a fragment written ahead of the rest).
@@ -66,10 +87,11 @@ impl<'f> Writer<'f> {
         Fragment { body: self.buf, errors: self.errors }
     }
 
-    /// Splices a fragment written ahead: its bytes in place, its errors in order.
-    fn splice(&mut self, fragment: &Fragment) {
+    /// Splices a fragment written ahead: its bytes in place, its errors in order; it is
+    /// dropped here, not with the response.
+    fn splice(&mut self, fragment: Fragment) {
         self.buf.extend_from_slice(&fragment.body);
-        self.errors.extend(fragment.errors.iter().cloned());
+        self.errors.extend(fragment.errors);
     }
 
     /// The whole response: `{"data":{...}}`, with `"errors"` after `data` when there are any.
@@ -165,8 +187,12 @@ impl<'f> Writer<'f> {
         }
         self.buf.push(b'}');
         // The answer may be kept whole in the answer cache, which weighs it by its length: the
-        // spare capacity of a buffer that started at 16 KiB must not come along unweighed.
-        self.buf.shrink_to_fit();
+        // spare capacity of a buffer that started at 16 KiB must not come along unweighed. A
+        // large answer sized up front keeps its few spare KiB (under 1/16 of it): shrinking
+        // would copy it whole, and the cost report is appended in that room.
+        if self.buf.capacity() - self.buf.len() > self.buf.len() / 16 {
+            self.buf.shrink_to_fit();
+        }
         (self.buf, has_errors)
     }
 
@@ -184,8 +210,9 @@ impl<'f> Writer<'f> {
                 }
             }),
             OrgField::Deployments(..) | OrgField::Deployment(..) if w.fragments.contains_key(&address(node)) => {
-                let fragment = &w.fragments[&address(node)];
-                w.splice(fragment);
+                if let Some(fragment) = w.fragments.remove(&address(node)) {
+                    w.splice(fragment);
+                }
             }
             OrgField::Deployments(range, fields) => w.at(&node.key, |w| match range {
                 Err(e) => w.fail(node.pos, e),
