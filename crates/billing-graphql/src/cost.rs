@@ -559,19 +559,23 @@ struct Walk<'d> {
     totals: Vec<Slice>,
 }
 
-/// One response key of merged selection sets: its first field and every set merged under it.
+/// One response key of merged selection sets, with one field name and arguments: its first field
+/// and every set merged under it.
 struct Collected<'d> {
     field: &'d Field,
     sets: Vec<&'d SelectionSet>,
 }
 
 impl<'d> Walk<'d> {
-    /// The fields of merged selection sets on `type_name`, as CollectFields gathers them. A
-    /// condition that does not bind counts as included: the estimate leans high.
+    /// The fields of merged selection sets on `type_name`, as CollectFields gathers them, one
+    /// entry per response key, field name and arguments: validation compares the arguments of
+    /// one response key only within a selection set, so a fragment or a merged parent can give
+    /// the same key other arguments, and async-graphql resolves each with its own (each is
+    /// priced). A condition that does not bind counts as included: the estimate leans high.
     fn collect(&self, sets: &[&'d SelectionSet], type_name: &str) -> Vec<Collected<'d>> {
-        // Linear in the selections: response keys and visited fragments are looked up by hash.
+        // Linear in the selections: entries and visited fragments are looked up by hash.
         let mut out: Vec<Collected<'d>> = Vec::new();
-        let mut at: std::collections::HashMap<&'d Name, usize> = std::collections::HashMap::new();
+        let mut at: HashMap<(&'d Name, &'d Name, String), usize> = HashMap::new();
         let mut visited: std::collections::HashSet<&'d Name> = std::collections::HashSet::new();
         let mut stack: Vec<&'d Positioned<Selection>> = Vec::new();
         for set in sets.iter().rev() {
@@ -583,8 +587,8 @@ impl<'d> Walk<'d> {
             }
             match &item.node {
                 Selection::Field(f) => {
-                    let key = &f.node.response_key().node;
-                    match at.get(key) {
+                    let key = (&f.node.response_key().node, &f.node.name.node, arguments_text(&f.node));
+                    match at.get(&key) {
                         Some(&i) => out[i].sets.push(&f.node.selection_set.node),
                         None => {
                             at.insert(key, out.len());
@@ -869,6 +873,16 @@ impl<'d> Walk<'d> {
             }
         }
     }
+}
+
+/// A field's arguments as text (GraphQL syntax, variables unbound), the same for the same
+/// arguments in the same order: what tells merged fields of one response key apart.
+fn arguments_text(field: &Field) -> String {
+    let mut text = String::new();
+    for (name, value) in &field.arguments {
+        let _ = write!(text, "{}:{},", name.node, value.node);
+    }
+    text
 }
 
 /// The refusal of a request whose estimate is over its budget.

@@ -182,16 +182,27 @@ async fn insight_fields_cost_what_they_select() {
         ),
         (format!(r#"deployment(id: "{id}") {{ reconciliation(absoluteTolerance: -1) {{ mismatch }} }}"#), 1),
         (format!(r#"deployment(id: "{id}") {{ reconciliation {{ mismatch }} lineItems {{ sku }} }}"#), 2),
+        // One response key given other arguments by a fragment: each is resolved, each priced.
+        ("anomalies(window: 7) { day } ... on Organization { anomalies(window: 14) { day } }".to_owned(), 2),
+        (
+            format!(
+                r#"a: costChange({range}) {{ current }} ... on Organization {{ a: costChange {{ current }} }} costs {{ total }}"#
+            ),
+            2,
+        ),
     ];
     for (selection, calls) in cases {
         let query = format!(r#"{{ organization(id: "{org}") {{ {selection} }} }}"#);
+        let mut bodies = Vec::new();
         for planned in [true, false] {
             let (json, _, seen) = run(&graph_for(&sim, planned), &sim, &query, CostOptions::default()).await;
             let cost = &json["extensions"]["cost"];
             assert_eq!(by_endpoint(&cost["estimated"]), seen, "{query}\n{json:#}");
             assert_eq!(by_endpoint(&cost["actual"]), seen, "{query}\n{cost:#}");
             assert_eq!(seen.values().sum::<u64>(), calls, "{query}\n{cost:#}");
+            bodies.push(json);
         }
+        assert_eq!(bodies[0], bodies[1], "the paths differ:\n{query}");
     }
     // A bad argument is a field error, made before the call.
     let query = format!(r#"{{ organization(id: "{org}") {{ anomalies(window: 0) {{ day }} }} }}"#);

@@ -271,6 +271,7 @@ impl<'d> Compiler<'d> {
     /// this finite on its own).
     fn collect(&self, sets: &[&'d SelectionSet], type_name: &str) -> Planned<Vec<Collected<'d>>> {
         let mut out: Vec<Collected<'d>> = Vec::new();
+        let mut at: std::collections::HashMap<&'d Name, usize> = std::collections::HashMap::new();
         let mut visited: Vec<&'d Name> = Vec::new();
         // An explicit stack of selection items still to visit, in reverse order.
         let mut stack: Vec<&'d Positioned<Selection>> = Vec::new();
@@ -284,9 +285,21 @@ impl<'d> Compiler<'d> {
             match &item.node {
                 Selection::Field(f) => {
                     let key = &f.node.response_key().node;
-                    match out.iter_mut().find(|c| c.key == key) {
-                        Some(c) => c.sets.push(&f.node.selection_set.node),
-                        None => out.push(Collected { key, field: f, sets: vec![&f.node.selection_set.node] }),
+                    match at.get(key) {
+                        // Validation compares a key's fields only within one selection set: one
+                        // from a fragment or a merged parent may name another field or give
+                        // other arguments, which async-graphql resolves apart. Not planned.
+                        Some(&i)
+                            if out[i].field.node.name != f.node.name
+                                || out[i].field.node.arguments != f.node.arguments =>
+                        {
+                            return Err(NotPlanned);
+                        }
+                        Some(&i) => out[i].sets.push(&f.node.selection_set.node),
+                        None => {
+                            at.insert(key, out.len());
+                            out.push(Collected { key, field: f, sets: vec![&f.node.selection_set.node] });
+                        }
                     }
                 }
                 Selection::InlineFragment(i) => {
