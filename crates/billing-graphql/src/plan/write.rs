@@ -19,6 +19,10 @@ use crate::schema::usage::{Slice, SliceResult, Wanted, cursor};
 use crate::upstream::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
 use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
+/// The most a writer reserves ahead of what it has written: a guess from a first item must not
+/// ask for gigabytes.
+const MAX_RESERVE: usize = 64 << 20;
+
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
     /// Deployments fields written ahead (see `execute`), by their address in the plan; each
@@ -50,9 +54,11 @@ impl<'f> Writer<'f> {
         self.buf.len()
     }
 
-    /// Makes room for `additional` more bytes at once (capacity never touched costs no memory).
+    /// Makes room for up to `additional` more bytes at once (capacity never touched costs no
+    /// memory), at most [`MAX_RESERVE`]; when the allocator refuses, the buffer grows as it
+    /// goes instead.
     pub(super) fn reserve(&mut self, additional: usize) {
-        self.buf.reserve(additional);
+        let _ = self.buf.try_reserve(additional.min(MAX_RESERVE));
     }
 
     /// Writes below `path` (a fragment written ahead of the rest).
