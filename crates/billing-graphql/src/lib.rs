@@ -133,16 +133,19 @@ impl BillingGraph {
         request: impl Into<async_graphql::Request>,
         credentials: Credentials,
     ) -> async_graphql::Request {
-        self.prepare_with_state(request.into(), credentials).0
+        self.prepare_with_state(request.into(), credentials, self.now()).0
     }
 
+    /// Prepares a request for execution at `now`: the instant its estimate was made at, so
+    /// both name the same month-to-date and finality.
     fn prepare_with_state(
         &self,
         mut request: async_graphql::Request,
         credentials: Credentials,
+        now: chrono::DateTime<Utc>,
     ) -> (async_graphql::Request, Arc<RequestState>) {
         fill_variable_defaults(&mut request);
-        let state = Arc::new(RequestState::new(self.services.clone(), credentials, self.now()));
+        let state = Arc::new(RequestState::new(self.services.clone(), credentials, now));
         let request = loaders::attach(request, &state);
         (schema::attach_usage(request, &state), state)
     }
@@ -391,7 +394,7 @@ impl BillingGraph {
                 return (Answer::new(body, kind).with_cost(report), state.all_closed());
             }
         }
-        let (response, state) = self.run_with_state(request, credentials).await;
+        let (response, state) = self.run_with_state(request, credentials, now).await;
         let report = report(state.as_ref().map(|s| s.meter.actual()));
         (Answer::from_response(&response).with_cost(report), state.is_some_and(|s| s.all_closed()))
     }
@@ -445,12 +448,13 @@ impl BillingGraph {
             return async_graphql::Response::from_errors(vec![error]);
         }
         fill_variable_defaults(&mut request);
-        let estimate = self.estimate(&mut request, &credentials, self.now()).await;
+        let now = self.now();
+        let estimate = self.estimate(&mut request, &credentials, now).await;
         let (mut response, actual) = if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate
         {
             (async_graphql::Response::from_errors(self.too_expensive(request, &estimate).await), None)
         } else {
-            let (response, state) = self.run_with_state(request, credentials).await;
+            let (response, state) = self.run_with_state(request, credentials, now).await;
             (response, state.map(|s| s.meter.actual()))
         };
         let report = CostReport { estimated: estimate, actual: actual.clone().unwrap_or_default() };
@@ -469,6 +473,7 @@ impl BillingGraph {
         &self,
         mut request: async_graphql::Request,
         credentials: Credentials,
+        now: chrono::DateTime<Utc>,
     ) -> (async_graphql::Response, Option<Arc<RequestState>>) {
         if let Err(error) = self.ensure_checked(&mut request) {
             return (async_graphql::Response::from_errors(vec![error]), None);
@@ -488,7 +493,7 @@ impl BillingGraph {
             add_request_error_codes(&mut validation);
             return (validation, None);
         }
-        let (prepared, state) = self.prepare_with_state(request, credentials);
+        let (prepared, state) = self.prepare_with_state(request, credentials, now);
         let mut response = self.schema.execute(prepared).await;
         if refused_before_execution(&response) {
             // Validation failed: nothing ran, and no pass of ours walks an invalid document.
