@@ -11,9 +11,9 @@ text, and lets pandas guess the rest, as before. Every check still runs as relea
 Usage: python validate.py <focus_validator arguments>, run where focus-validator is run.
 """
 
+import argparse
 import glob
 import os
-import sys
 
 import pandas as pd
 import yaml
@@ -23,25 +23,29 @@ from focus_validator.data_loaders import csv_data_loader
 from focus_validator.validator import DEFAULT_VERSION_SETS_PATH
 
 
-def string_columns(version):
+def string_columns(rule_set_path, version):
     """The columns the rule set of `version` declares strings."""
     columns = set()
-    for path in glob.glob(os.path.join(DEFAULT_VERSION_SETS_PATH, version, "*.yaml")):
+    for path in glob.glob(os.path.join(rule_set_path, version, "*.yaml")):
         with open(path, encoding="utf-8") as f:
             rule = yaml.safe_load(f) or {}
         check = rule.get("check")
-        if isinstance(check, dict) and check.get("data_type") == "string":
-            columns.add(rule["column_id"])
+        column = rule.get("column_id")
+        if column and isinstance(check, dict) and check.get("data_type") == "string":
+            columns.add(column)
     return columns
 
 
 def main():
-    version = "1.0"
-    if "--validate-version" in sys.argv:
-        version = sys.argv[sys.argv.index("--validate-version") + 1]
-    strings = string_columns(version)
+    # The two options the loader needs, read as the validator's own parser reads them (its
+    # defaults; `=` and abbreviations too); everything is passed on to it unchanged.
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--validate-version", default="1.0")
+    parser.add_argument("--rule-set-path", default=DEFAULT_VERSION_SETS_PATH)
+    args, _ = parser.parse_known_args()
+    strings = string_columns(args.rule_set_path, args.validate_version)
     if not strings:
-        sys.exit(f"no string columns found in {DEFAULT_VERSION_SETS_PATH}/{version}")
+        raise SystemExit(f"no string columns in {args.rule_set_path}/{args.validate_version}")
 
     def load(self):
         return pd.read_csv(self.data_filename, dtype={c: str for c in strings})
