@@ -302,13 +302,8 @@ async fn render_deployments(
             writer.deployment(scope.org, scope.range, d, scope.fields, &charts);
         }
         index += 1;
-        if index == 1 && deployments.len() > 1 {
-            // Room for the rest at once, the first deployment's size each and an eighth more,
-            // rather than a buffer grown by doubling (each growth a copy, both alive at once).
-            let each = writer.written();
-            writer.reserve(
-                each.saturating_mul(deployments.len() - 1).saturating_add(each.saturating_mul(deployments.len()) / 8),
-            );
+        if index == 1 {
+            writer.reserve_items(deployments.len() - 1);
         }
         next = answers.next().await;
     }

@@ -49,15 +49,13 @@ impl<'f> Writer<'f> {
         Writer { fetched, fragments, buf, errors: Vec::new(), path: Vec::new() }
     }
 
-    /// Bytes written so far.
-    pub(super) fn written(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Makes room for up to `additional` more bytes at once (capacity never touched costs no
-    /// memory), at most [`MAX_RESERVE`]; when the allocator refuses, the buffer grows as it
-    /// goes instead.
-    pub(super) fn reserve(&mut self, additional: usize) {
+    /// Makes room at once for `items` more list items the size of what is written so far (the
+    /// first item) and an eighth more, rather than a buffer grown by doubling (each growth a
+    /// copy, both alive at once). Capacity never touched costs no memory; at most
+    /// [`MAX_RESERVE`], and when the allocator refuses, the buffer grows as it goes instead.
+    pub(super) fn reserve_items(&mut self, items: usize) {
+        let each = self.buf.len();
+        let additional = each.saturating_mul(items).saturating_add(each.saturating_mul(items + 1) / 8);
         let _ = self.buf.try_reserve(additional.min(MAX_RESERVE));
     }
 
