@@ -465,8 +465,8 @@ impl DeploymentsWant {
                 out.insert(Call::of(&chart, now));
             }
             if self.previous {
-                let previous = billing_insights::compare::previous_range(&self.range.resolve(now));
-                out.insert(Call::of(&V1Deployments { org: org.clone(), range: Range::Explicit(previous) }, now));
+                let range = insights::previous_range(self.range, now);
+                out.insert(Call::of(&V1Deployments { org: org.clone(), range }, now));
             }
         }
         for id in ids {
@@ -656,7 +656,7 @@ impl<'d> Walk<'d> {
     /// fail (the field then calls nothing).
     fn anomaly_range(&self, field: &Field) -> Option<billing_model::DateRange> {
         let window: Option<i32> = self.arg(field, "window")?;
-        let threshold: f64 = self.arg::<Option<f64>>(field, "threshold")?.unwrap_or(3.5);
+        let threshold = self.arg::<Option<f64>>(field, "threshold")?.unwrap_or(insights::DEFAULT_THRESHOLD);
         let config = insights::anomaly_config(self.anomaly_window, window, threshold).ok()?;
         let (from, to) = (self.arg(field, "from")?, self.arg(field, "to")?);
         insights::anomaly_ranges(self.now, from, to, config).ok().map(|(_, fetched)| fetched)
@@ -793,8 +793,7 @@ impl<'d> Walk<'d> {
                         self.call(&V1Overview { org: org.clone(), range });
                     }
                     if previous {
-                        let previous = billing_insights::compare::previous_range(&range.resolve(self.now));
-                        self.call(&V1Overview { org: org.clone(), range: Range::Explicit(previous) });
+                        self.call(&V1Overview { org: org.clone(), range: insights::previous_range(range, self.now) });
                     }
                 }
                 "focus" => {

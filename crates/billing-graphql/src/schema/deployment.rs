@@ -138,7 +138,7 @@ impl Deployment {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         window: Option<i32>,
-        #[graphql(default = 3.5)] threshold: f64,
+        #[graphql(default_with = "super::insights::DEFAULT_THRESHOLD")] threshold: f64,
     ) -> Result<Option<Vec<super::Anomaly>>> {
         let config =
             super::insights::anomaly_config(state(ctx).services.config.insights.anomaly_window, window, threshold)?;
@@ -154,8 +154,8 @@ impl Deployment {
     async fn cost_change(&self, ctx: &Context<'_>) -> super::CostChange {
         use super::insights::Figure;
         let (org, id) = (self.org.clone(), self.data().deployment_id.clone());
-        super::CostChange::new(self.range.resolve(state(ctx).now), Figure::Known(self.data().costs.total), |previous| {
-            Figure::Deployment(V1Deployments { org, range: Range::Explicit(previous) }, id)
+        super::CostChange::new(self.range, state(ctx).now, Figure::Known(self.data().costs.total), |previous| {
+            Figure::Deployment(V1Deployments { org, range: previous }, id)
         })
     }
 

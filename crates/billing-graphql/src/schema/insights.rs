@@ -16,6 +16,8 @@ use crate::error::{GraphError, Result};
 use crate::loaders::{load, state};
 use crate::upstream::{Range, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
 
+/// The `threshold` of an anomaly field that gives none, in robust standard deviations.
+pub(crate) const DEFAULT_THRESHOLD: f64 = 3.5;
 /// The longest baseline an anomaly field takes (`window`), in points.
 pub(crate) const MAX_WINDOW: i32 = 90;
 /// The longest range an anomaly field scores, in days.
@@ -361,10 +363,22 @@ pub struct CostChange {
     pub(crate) previous: Figure,
 }
 
+/// The range of equal length that ends where `range` (resolved at `now`) starts: what a
+/// `CostChange`'s previous figure reads, and what the cost estimate prices for it.
+pub(crate) fn previous_range(range: Range, now: DateTime<Utc>) -> Range {
+    Range::Explicit(compare::previous_range(&range.resolve(now)))
+}
+
 impl CostChange {
-    /// A change of `current` over `range`, with `previous(previous range)` as the earlier figure.
-    pub(crate) fn new(range: DateRange, current: Figure, previous: impl FnOnce(DateRange) -> Figure) -> Self {
-        CostChange { range, current, previous: previous(compare::previous_range(&range)) }
+    /// A change of `current` over `range` (resolved at `now`), with `previous(previous range)`
+    /// as the earlier figure.
+    pub(crate) fn new(
+        range: Range,
+        now: DateTime<Utc>,
+        current: Figure,
+        previous: impl FnOnce(Range) -> Figure,
+    ) -> Self {
+        CostChange { range: range.resolve(now), current, previous: previous(previous_range(range, now)) }
     }
 
     async fn both(&self, ctx: &Context<'_>) -> Result<compare::Change> {

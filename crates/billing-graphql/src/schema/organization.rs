@@ -210,7 +210,7 @@ impl Organization {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         window: Option<i32>,
-        #[graphql(default = 3.5)] threshold: f64,
+        #[graphql(default_with = "super::insights::DEFAULT_THRESHOLD")] threshold: f64,
     ) -> Result<Option<Vec<super::Anomaly>>> {
         let config =
             super::insights::anomaly_config(state(ctx).services.config.insights.anomaly_window, window, threshold)?;
@@ -233,8 +233,8 @@ impl Organization {
         let range = range(ctx, from, to)?;
         let org = self.id.clone();
         let current = Figure::Organization(V1Overview { org: org.clone(), range });
-        Ok(Some(super::CostChange::new(range.resolve(now), current, |previous| {
-            Figure::Organization(V1Overview { org, range: Range::Explicit(previous) })
+        Ok(Some(super::CostChange::new(range, now, current, |previous| {
+            Figure::Organization(V1Overview { org, range: previous })
         })))
     }
 

@@ -106,7 +106,7 @@ impl ChartPoint {
         &self,
         ctx: &Context<'_>,
         window: Option<i32>,
-        #[graphql(default = 3.5)] threshold: f64,
+        #[graphql(default_with = "crate::schema::insights::DEFAULT_THRESHOLD")] threshold: f64,
     ) -> crate::error::Result<Vec<crate::schema::insights::Anomaly>> {
         let config = crate::schema::insights::anomaly_config(
             crate::loaders::state(ctx).services.config.insights.anomaly_window,
