@@ -38,5 +38,7 @@ mod tests {
         assert_eq!(run_out_at(101.0, today, 10.0), NaiveDate::from_ymd_opt(2025, 6, 20));
         assert_eq!(run_out_at(0.0, today, 10.0), Some(today));
         assert_eq!(run_out_at(100.0, today, 0.0), None);
+        // Past the horizon (1e5 at 0.1 a day: 1e6 days), they do not run out.
+        assert_eq!(run_out_at(1e5, today, 0.1), None);
     }
 }
