@@ -59,6 +59,10 @@ async fn a_heavy_caller_holds_only_its_share_of_the_slots_beside_a_small_query()
                         .await
                         .unwrap();
                     assert!(reply.status().is_success());
+                    // Read to the end, as a client does: the answer is streamed, and a client
+                    // that hangs up cancels its execution.
+                    let text = reply.text().await.unwrap();
+                    assert!(text.contains("\"deployments\""), "{text}");
                     answered += 1;
                 }
                 answered

@@ -190,6 +190,38 @@ async fn metrics_count_graphql_upstream_and_cache_requests() {
     }
 }
 
+/// With the cache off, a planned answer goes out as it is written: a chunked body without a
+/// length, the same JSON; the request is counted by its outcome once its body has been read.
+#[tokio::test]
+async fn a_planned_answer_with_the_cache_off_is_streamed_and_counted_once_read() {
+    let server = embedded(|c| c.cache_ttl_secs = 0).await;
+    let before = server.get("/metrics", &[]).await.text;
+    let query = format!(
+        "{{ organization(id: \"{}\") {{ deployments(from: \"2026-09-01T00:00:00Z\", to: \"2026-10-01T00:00:00Z\") \
+         {{ id charts(bucketing: DAILY) {{ points {{ timestamp total }} }} }} }} }}",
+        demo_org(&server)
+    );
+    let reply = server.query(&query, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("transfer-encoding"), Some("chunked"), "{:?}", reply.headers);
+    assert_eq!(reply.header("content-length"), None);
+    assert!(reply.content_type().starts_with("application/json"), "{}", reply.content_type());
+    let body = reply.json();
+    assert!(support::errors(&body).is_empty(), "{body:#}");
+    let deployments = body["data"]["organization"]["deployments"].as_array().unwrap();
+    assert!(deployments.len() > 1 && deployments.iter().all(|d| d["charts"]["points"].as_array().unwrap().len() == 30));
+    assert!(body["extensions"]["cost"]["actual"]["calls"].as_u64().unwrap() > deployments.len() as u64);
+
+    let after = server.get("/metrics", &[]).await.text;
+    let ok = ["outcome=\"ok\"", "operation_type=\"query\""];
+    let (was, is) = (
+        metric_sum(&before, "billing_graphql_requests_total", &ok),
+        metric_sum(&after, "billing_graphql_requests_total", &ok),
+    );
+    // At least this one: the tests of this binary share the process's metrics.
+    assert!(is >= was + 1.0, "the streamed request counted once it was read ({was} -> {is}):\n{after}");
+}
+
 #[tokio::test]
 async fn an_oversized_body_is_413_in_graphql_form() {
     let server = embedded(|c| c.body_limit = 1024).await;

@@ -172,7 +172,12 @@ impl Reply {
 
     /// The `Content-Type`, or "".
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.header("content-type").unwrap_or("")
+    }
+
+    /// The value of a response header, if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The body as JSON; panics with the body when it is not.

@@ -64,19 +64,17 @@ impl Answer {
         if self.body.last() != Some(&b'}') {
             return self;
         }
-        let json = cost.to_json();
+        let member = cost_member(cost);
         let head = self.body.len() - 1;
         // In place when the body is not shared (a fresh answer, its room left by the writer):
         // a large answer is not copied again for a few hundred bytes.
         let mut body = self.body.try_into_mut().unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
         body.truncate(head);
-        body.reserve(json.len() + 32);
         if head > 1 {
-            body.extend_from_slice(b",");
+            body.extend_from_slice(&member);
+        } else {
+            body.extend_from_slice(&member[1..]);
         }
-        body.extend_from_slice(br#""extensions":{"cost":"#);
-        body.extend_from_slice(&json);
-        body.extend_from_slice(b"}}");
         Answer { body: body.freeze(), kind: self.kind, cost: self.cost }
     }
 
@@ -113,6 +111,102 @@ impl Answer {
         // Kept answers are weighed by their length: no spare capacity rides along.
         body.shrink_to_fit();
         Answer::new(body, kind)
+    }
+}
+
+/// The kind of an executed answer with data.
+pub(crate) fn kind(has_errors: bool) -> AnswerKind {
+    if has_errors { AnswerKind::Partial } else { AnswerKind::Complete }
+}
+
+/// The end of a response carrying its cost report: `,"extensions":{"cost":…}}`, the last
+/// member and the closing brace.
+pub(crate) fn cost_member(cost: &CostReport) -> Vec<u8> {
+    let json = cost.to_json();
+    let mut member = Vec::with_capacity(json.len() + 32);
+    member.extend_from_slice(br#","extensions":{"cost":"#);
+    member.extend_from_slice(&json);
+    member.extend_from_slice(b"}}");
+    member
+}
+
+/// What [`BillingGraph::respond`](crate::BillingGraph::respond) gives: an answer whole, or
+/// one sent as it is written.
+#[derive(Debug)]
+pub enum Reply {
+    /// The answer whole: any kind.
+    Whole(Answer),
+    /// An executed answer with data (a server answers it `200`), complete or partial: which,
+    /// the stream says when it ends.
+    Streamed(AnswerStream),
+}
+
+/// A response's JSON as it is written, chunk by chunk. Polling it runs the execution; dropping
+/// it cancels the execution.
+pub struct AnswerStream {
+    run: Option<futures::future::BoxFuture<'static, AnswerKind>>,
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    kind: Option<AnswerKind>,
+    on_end: Option<Box<dyn FnOnce(AnswerKind) + Send>>,
+}
+
+impl AnswerStream {
+    pub(crate) fn new(
+        run: impl std::future::Future<Output = AnswerKind> + Send + 'static,
+        chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    ) -> Self {
+        AnswerStream { run: Some(Box::pin(run)), chunks, kind: None, on_end: None }
+    }
+
+    /// Calls `f` with the answer's kind once its last byte has been read (not if the stream is
+    /// dropped before).
+    pub fn on_end(mut self, f: impl FnOnce(AnswerKind) + Send + 'static) -> Self {
+        self.on_end = Some(Box::new(f));
+        self
+    }
+
+    /// Reads the whole answer.
+    pub async fn collect(mut self) -> (Bytes, AnswerKind) {
+        use futures::StreamExt;
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = self.next().await {
+            body.extend_from_slice(&chunk);
+        }
+        (body.freeze(), self.kind.unwrap_or(AnswerKind::Partial))
+    }
+}
+
+impl std::fmt::Debug for AnswerStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerStream").field("running", &self.run.is_some()).field("kind", &self.kind).finish()
+    }
+}
+
+impl futures::Stream for AnswerStream {
+    type Item = Bytes;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Bytes>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        // The execution runs as far as the channel lets it: it waits for room, this reader
+        // makes room, and both wake this task.
+        if let Some(run) = &mut this.run
+            && let Poll::Ready(kind) = run.as_mut().poll(cx)
+        {
+            this.run = None;
+            this.kind = Some(kind);
+        }
+        match this.chunks.poll_recv(cx) {
+            Poll::Ready(Some(chunk)) => Poll::Ready(Some(chunk)),
+            // Every sender is gone: the execution is over (its sink dropped with it).
+            Poll::Ready(None) => {
+                if let (Some(f), Some(kind)) = (this.on_end.take(), this.kind) {
+                    f(kind);
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

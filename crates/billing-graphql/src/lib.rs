@@ -36,7 +36,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, ServerError};
 use chrono::Utc;
 
-pub use answer::{Answer, AnswerKind};
+pub use answer::{Answer, AnswerKind, AnswerStream, Reply};
 pub use cache::{Fingerprint, Fingerprinter, UpstreamCache};
 pub use config::{CacheConfig, InsightsConfig, Limits, SchemaConfig};
 pub use context::{Credential, Credentials, Upstreams};
@@ -346,9 +346,25 @@ impl BillingGraph {
 
     /// Runs a request on the planned executor when it covers it, else on async-graphql's path;
     /// the answer, and whether every range its upstream answers cover is closed.
-    async fn run_json(&self, mut request: async_graphql::Request, credentials: Credentials) -> (Answer, bool) {
+    async fn run_json(&self, request: async_graphql::Request, credentials: Credentials) -> (Answer, bool) {
+        match self.start(request, credentials).await {
+            Started::Answered(answer, closed) => (answer, closed),
+            Started::Planned(ready) => {
+                let mut sink = plan::Sink::buffer();
+                let has_errors = plan::execute(&ready.plan, &ready.state, &mut sink).await;
+                sink.send(b"}".to_vec()).await;
+                let report = ready.report();
+                (Answer::new(sink.into_buffer(), answer::kind(has_errors)).with_cost(report), ready.state.all_closed())
+            }
+        }
+    }
+
+    /// Takes a request as far as it goes before the planned executor writes anything: checked,
+    /// priced, compiled and validated, ready to run; or answered already (refused, or run on
+    /// async-graphql's path), with whether every range it covers is closed.
+    async fn start(&self, mut request: async_graphql::Request, credentials: Credentials) -> Started {
         if let Err(error) = self.ensure_checked(&mut request) {
-            return (Answer::request_errors(&[error]), false);
+            return Started::Answered(Answer::request_errors(&[error]), false);
         }
         fill_variable_defaults(&mut request);
         let now = self.now();
@@ -357,16 +373,9 @@ impl BillingGraph {
         if estimate.calls > estimate.limit && self.services.config.limits.enforce_estimate {
             let errors = self.too_expensive(request, &estimate).await;
             let report = CostReport { estimated: estimate, actual: cost::Actual::default() };
-            return (Answer::request_errors(&errors).with_cost(report), false);
+            return Started::Answered(Answer::request_errors(&errors).with_cost(report), false);
         }
-        let report = |actual: Option<cost::Actual>| {
-            let report = CostReport { estimated: estimate.clone(), actual: actual.clone().unwrap_or_default() };
-            // Only an execution's calls are worth a histogram sample.
-            if actual.is_some() {
-                report.record();
-            }
-            report
-        };
+        let unrun = |estimate: Estimate| CostReport { estimated: estimate, actual: cost::Actual::default() };
         if self.services.config.planned {
             let operation_name = request.operation_name.clone();
             let variables = std::mem::take(&mut request.variables);
@@ -381,22 +390,62 @@ impl BillingGraph {
                 if !validate::passed(&validation) {
                     let mut refused = validation;
                     add_request_error_codes(&mut refused);
-                    return (Answer::request_errors(&refused.errors).with_cost(report(None)), false);
+                    return Started::Answered(
+                        Answer::request_errors(&refused.errors).with_cost(unrun(estimate)),
+                        false,
+                    );
                 }
                 if let Some(error) = missing {
-                    return (Answer::request_errors(&[error]).with_cost(report(None)), false);
+                    return Started::Answered(Answer::request_errors(&[error]).with_cost(unrun(estimate)), false);
                 }
                 let state = RequestState::new(self.services.clone(), credentials, now);
                 self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (body, has_errors) = plan::execute(&plan, &state).await;
-                let kind = if has_errors { AnswerKind::Partial } else { AnswerKind::Complete };
-                let report = report(Some(state.meter.actual()));
-                return (Answer::new(body, kind).with_cost(report), state.all_closed());
+                return Started::Planned(Box::new(Ready { plan, state, estimate }));
             }
         }
         let (response, state) = self.run_with_state(request, credentials, now).await;
-        let report = report(state.as_ref().map(|s| s.meter.actual()));
-        (Answer::from_response(&response).with_cost(report), state.is_some_and(|s| s.all_closed()))
+        let actual = state.as_ref().map(|s| s.meter.actual());
+        let report = CostReport { estimated: estimate, actual: actual.clone().unwrap_or_default() };
+        // Only an execution's calls are worth a histogram sample.
+        if actual.is_some() {
+            report.record();
+        }
+        Started::Answered(Answer::from_response(&response).with_cost(report), state.is_some_and(|s| s.all_closed()))
+    }
+
+    /// [`execute_json_with`](Self::execute_json_with), with the response sent as it is written
+    /// where that is possible, so a large answer is never held whole: a planned execution with
+    /// the cache off (with it on, the answer is shared with identical requests and kept whole
+    /// for repeats, so it is held anyway). The bytes are the same either way.
+    ///
+    /// The stream is the execution: it runs as the reader reads (a reader that stops reading
+    /// holds it back; one that drops the stream cancels it), under the current span.
+    pub async fn respond(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        credentials: Credentials,
+        options: CostOptions,
+    ) -> Reply {
+        if options.dry_run || self.services.config.cache.enabled {
+            return Reply::Whole(self.execute_json_with(request, credentials, options).await);
+        }
+        let deadline = self.calls_deadline();
+        match billing_http::with_deadline(deadline, self.start(request.into(), credentials)).await {
+            Started::Answered(answer, _) => Reply::Whole(if options.report { answer.reported() } else { answer }),
+            Started::Planned(ready) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(1);
+                let run = async move {
+                    let mut sink = plan::Sink::channel(tx);
+                    let has_errors =
+                        billing_http::with_deadline(deadline, plan::execute(&ready.plan, &ready.state, &mut sink))
+                            .await;
+                    let report = ready.report();
+                    sink.send(if options.report { answer::cost_member(&report) } else { b"}".to_vec() }).await;
+                    answer::kind(has_errors)
+                };
+                Reply::Streamed(AnswerStream::new(tracing::Instrument::in_current_span(run), rx))
+            }
+        }
     }
 
     /// Checks a request's document before anything runs, and parses it once (the request keeps
@@ -519,6 +568,31 @@ pub struct CostOptions {
 impl Default for CostOptions {
     fn default() -> Self {
         CostOptions { dry_run: false, report: true }
+    }
+}
+
+/// How far [`BillingGraph::start`] took a request.
+enum Started {
+    /// Answered already: refused, or run on async-graphql's path; and whether every range its
+    /// answers cover is closed.
+    Answered(Answer, bool),
+    /// Ready for the planned executor (boxed: a plan and a request's state are large).
+    Planned(Box<Ready>),
+}
+
+/// A planned execution that passed every check, ready to write.
+struct Ready {
+    plan: plan::Plan,
+    state: RequestState,
+    estimate: Estimate,
+}
+
+impl Ready {
+    /// The cost report once it has run (and a histogram sample of its calls).
+    fn report(&self) -> CostReport {
+        let report = CostReport { estimated: self.estimate.clone(), actual: self.state.meter.actual() };
+        report.record();
+        report
     }
 }
 

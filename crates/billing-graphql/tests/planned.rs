@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use billing_graphql::{AnswerKind, BillingGraph, SchemaConfig};
+use billing_graphql::{AnswerKind, BillingGraph, CostOptions, Reply, SchemaConfig};
 use billing_sim::{Fault, SimHandle, endpoints as ep};
 use common::*;
 use proptest::prelude::*;
@@ -34,20 +34,41 @@ async fn same(
     let (planned, reference) = pair(sim);
     let request =
         || async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables.clone()));
-    let run = |graph: BillingGraph, request: async_graphql::Request| async move {
+    // Whole (as a library caller or the answer cache has it), or streamed (as the gateway
+    // sends it with the cache off).
+    let run = |graph: BillingGraph, request: async_graphql::Request, streamed: bool| async move {
         for (endpoint, n) in faults {
             sim.push_faults(Some(endpoint), (0..*n).map(|_| Fault::server_error()));
         }
         let before = sim.stats().total();
-        let answer = graph.execute_json(request, demo(sim)).await;
-        (String::from_utf8(answer.body().to_vec()).unwrap(), answer.kind(), sim.stats().total() - before)
+        let (body, kind) = if streamed {
+            match graph.respond(request, demo(sim), CostOptions::default()).await {
+                Reply::Whole(answer) => (answer.body().clone(), answer.kind()),
+                Reply::Streamed(stream) => stream.collect().await,
+            }
+        } else {
+            let answer = graph.execute_json(request, demo(sim)).await;
+            (answer.body().clone(), answer.kind())
+        };
+        (String::from_utf8(body.to_vec()).unwrap(), kind, sim.stats().total() - before)
     };
-    let (expected, expected_kind, reference_calls) = run(reference, request()).await;
-    let (actual, kind, planned_calls) = run(planned, request()).await;
-    assert_eq!(actual, expected, "\n{query}");
-    assert_eq!(kind, expected_kind);
-    assert_eq!(planned_calls, reference_calls, "upstream calls differ:\n{query}");
-    (actual, kind)
+    let (expected, expected_kind, reference_calls) = run(reference, request(), false).await;
+    // A fresh schema each time: the estimate learns list sizes from earlier answers.
+    for (planned, streamed) in [(planned, false), (pair(sim).0, true)] {
+        let (actual, kind, planned_calls) = run(planned, request(), streamed).await;
+        if actual != expected {
+            let at = actual.bytes().zip(expected.bytes()).take_while(|(a, b)| a == b).count();
+            let near = |s: &str| s.get(at.saturating_sub(150)..(at + 150).min(s.len())).unwrap_or("").to_owned();
+            panic!(
+                "streamed: {streamed}, first difference at byte {at}\n{query}\n  got: …{}…\n want: …{}…",
+                near(&actual),
+                near(&expected)
+            );
+        }
+        assert_eq!(kind, expected_kind, "streamed: {streamed}");
+        assert_eq!(planned_calls, reference_calls, "upstream calls differ (streamed: {streamed}):\n{query}");
+    }
+    (expected, expected_kind)
 }
 
 /// Whether the planned path took the request (rather than handing it to the reference).
@@ -63,6 +84,57 @@ async fn planned_with(sim: &SimHandle, query: &str, variables: serde_json::Value
 }
 
 const RANGE: &str = r#"from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z""#;
+
+/// A large answer (the big organization's 500 deployments with daily charts and line items)
+/// goes out as it is written, in chunks of bounded size, the same bytes as the answer kept
+/// whole; a reader that hangs up after the first chunk stops the execution, so the rest of the
+/// organization's chart calls are never made.
+#[tokio::test]
+async fn a_large_answer_streams_in_bounded_chunks_and_stops_with_its_reader() {
+    use futures::StreamExt;
+    let sim = sim().await;
+    let mut config = SchemaConfig::default();
+    config.cache.enabled = false;
+    config.limits.upstream_calls = 2_000;
+    let planned = graph(&sim, config);
+    let org = sim.dataset().big_org().id.clone();
+    let deployments = sim.dataset().big_org().deployments.len();
+    let query = format!(
+        "{{ organization(id: \"{org}\") {{ deployments({RANGE}) {{ id name dimensions {{ type cost }} \
+         charts(bucketing: DAILY) {{ points {{ timestamp total }} }} lineItems {{ name totalEcu }} }} }} }}"
+    );
+    // Without the cost report: the estimate learns the list's size from the first answer.
+    let options = CostOptions { report: false, ..CostOptions::default() };
+    let whole = planned.execute_json_with(query.as_str(), demo(&sim), options).await;
+    assert_eq!(whole.kind(), AnswerKind::Complete);
+    let Reply::Streamed(mut stream) = planned.respond(query.as_str(), demo(&sim), options).await else {
+        panic!("a planned answer with the cache off is streamed");
+    };
+    let mut chunks = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        chunks.push(chunk);
+    }
+    assert_eq!(chunks.concat(), whole.body().to_vec(), "the same bytes, streamed or whole");
+    assert!(
+        chunks.len() > whole.body().len() / (128 << 10),
+        "{} chunks for {} bytes",
+        chunks.len(),
+        whole.body().len()
+    );
+    let largest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
+    assert!(largest < 96 << 10, "a chunk of {largest} bytes");
+
+    let before = sim.stats().total();
+    let Reply::Streamed(mut stream) = planned.respond(query.as_str(), demo(&sim), options).await else {
+        panic!("a planned answer with the cache off is streamed");
+    };
+    let first = stream.next().await.unwrap();
+    assert!(first.starts_with(b"{\"data\":{\"organization\":{\"deployments\":"), "{first:?}");
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let calls = sim.stats().total() - before;
+    assert!(calls < deployments as u64 / 2, "{calls} upstream calls after hanging up, of {deployments} deployments");
+}
 
 #[tokio::test]
 async fn the_query_files_answer_the_same_on_both_paths() {

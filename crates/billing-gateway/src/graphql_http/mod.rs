@@ -37,7 +37,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use billing_graphql::{AnswerKind, CostOptions};
+use billing_graphql::{AnswerKind, CostOptions, Reply};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -182,7 +183,22 @@ async fn execute_in(
     if !span.is_disabled() {
         describe(span, &mut request, operation);
     }
-    let answer = app.graph.execute_json_with(request, credentials, cost).await;
+    let answer = match app.graph.respond(request, credentials, cost).await {
+        Reply::Whole(answer) => answer,
+        Reply::Streamed(stream) => {
+            // Counted and logged when its last byte is read: a streamed answer's outcome and
+            // duration are known only then.
+            let span = span.clone();
+            let stream = stream.on_end(move |kind| {
+                let outcome = if kind == AnswerKind::Complete { "ok" } else { "field_errors" };
+                span.in_scope(|| finish_streamed(operation, outcome, started));
+            });
+            let body = axum::body::Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>));
+            let mut http = (StatusCode::OK, body).into_response();
+            http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+            return http;
+        }
+    };
     let (status, outcome) = match answer.kind() {
         AnswerKind::RequestError => {
             return finish(request_error(media, answer.body().clone()), operation, "request_error", started);
@@ -252,17 +268,22 @@ fn describe(span: &tracing::Span, request: &mut async_graphql::Request, operatio
 }
 
 fn finish(response: Response, operation: &'static str, outcome: &'static str, started: Instant) -> Response {
+    record(response.status().as_u16(), operation, outcome, started);
+    response
+}
+
+/// [`finish`] for a streamed answer (always `200`), once its last byte is read.
+fn finish_streamed(operation: &'static str, outcome: &'static str, started: Instant) {
+    record(StatusCode::OK.as_u16(), operation, outcome, started);
+}
+
+/// Counts a request and its duration by operation type and outcome, and logs it.
+fn record(status: u16, operation: &'static str, outcome: &'static str, started: Instant) {
     let labels = [("operation_type", operation), ("outcome", outcome)];
     metrics::counter!("billing_graphql_requests_total", &labels).increment(1);
     metrics::histogram!("billing_graphql_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     tracing::Span::current().record("outcome", outcome);
-    tracing::info!(
-        status = response.status().as_u16(),
-        outcome,
-        duration_ms = started.elapsed().as_millis() as u64,
-        "graphql request"
-    );
-    response
+    tracing::info!(status, outcome, duration_ms = started.elapsed().as_millis() as u64, "graphql request");
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use billing_model::elastic::v1;
 use billing_model::{ChartItems, OrganizationId};
 use futures::StreamExt;
 
-use super::write::Writer;
+use super::sink::Sink;
+use super::write::{self, Head, Writer};
 use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
 use crate::error::Result;
@@ -29,7 +30,8 @@ pub(super) struct Fetched {
     /// Set once the round that fetches them is over (it runs beside the first charts).
     pub(super) instances: tokio::sync::OnceCell<Answers<V2Instances>>,
     pub(super) slices: HashMap<Slice, SliceAnswer>,
-    pub(super) totals: Answers<UsagePageQuery>,
+    /// Set once the round that fetches them is over (beside the first charts too).
+    pub(super) totals: tokio::sync::OnceCell<Answers<UsagePageQuery>>,
 }
 
 impl Fetched {
@@ -38,6 +40,12 @@ impl Fetched {
     pub(super) fn instances(&self) -> &Answers<V2Instances> {
         static NONE: std::sync::LazyLock<Answers<V2Instances>> = std::sync::LazyLock::new(HashMap::new);
         self.instances.get().unwrap_or(&NONE)
+    }
+
+    /// The `totalCount` answers; empty before their round is over (never read then).
+    pub(super) fn totals(&self) -> &Answers<UsagePageQuery> {
+        static NONE: std::sync::LazyLock<Answers<UsagePageQuery>> = std::sync::LazyLock::new(HashMap::new);
+        self.totals.get().unwrap_or(&NONE)
     }
 }
 
@@ -62,9 +70,15 @@ async fn instances_ready<'f>(
 
 pub(super) type Answers<Q> = HashMap<Q, Result<Arc<<Q as UpstreamCall>::Output>>>;
 
-/// Runs `plan` for the request `state`, and answers the response's JSON and whether it has
-/// errors.
-pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool) {
+/// Runs `plan` for the request `state`, sending the response's JSON to `sink` in order, all but
+/// its closing brace (the caller ends it, with the cost report or without); answers whether it
+/// has errors.
+///
+/// The deployments fields are written last, each on its own and streamed, the rest of the
+/// response around them: the rest needs only the first rounds' answers, and is written first
+/// with a hole for each deployments field; then the holes, in order, each followed by the
+/// part after it. Errors go last, in the order of the fields that raised them.
+pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) -> bool {
     let mut fetched = Fetched::default();
     // Round 1: every organization view the plan selects.
     for_each_org_field(plan, |org, field| match field {
@@ -119,48 +133,90 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState) -> (Vec<u8>, bool
             want(&mut totals, slice.total_query());
         }
     }
-    // Round 2, deployment by deployment: each deployments field with charts is written on its
-    // own, its deployments' chart calls made a window at a time and in order, so a deployment's
-    // answers are dropped once it is written: memory holds a window, not the organization. The
-    // instances and totals of round 2 are fetched beside the first window, not before it.
     let pending: PendingInstances = std::sync::Mutex::new(Some(instances));
-    let mut fragments = Fragments::new();
-    let mut kept = Kept::new(plan, &fetched);
-    let render = async {
-        for node in &plan.root {
-            let RootField::Organization(Ok(org), fields) = &node.field else { continue };
-            for field in fields {
-                let Some((range, dfields, only)) = deployments_field(&field.field) else { continue };
-                if !dfields.iter().any(|n| matches!(n.field, DeploymentField::Charts(Ok(_), ..))) {
-                    continue;
-                }
-                if !matches!(fetched.deployments.get(&V1Deployments { org: org.clone(), range }), Some(Ok(_))) {
-                    continue;
-                }
-                let path = vec![PathSegment::Field(node.key.to_string()), PathSegment::Field(field.key.to_string())];
+    let fetched = fetched;
+    // Round 2, deployment by deployment: every deployments field whose list came back, in
+    // order; its deployments' chart calls made a window at a time, so a deployment's answers
+    // are dropped once it is written: memory holds a window, not the organization.
+    let mut fields = Vec::new();
+    for node in &plan.root {
+        let RootField::Organization(Ok(org), ofields) = &node.field else { continue };
+        for field in ofields {
+            let Some((range, dfields, only)) = deployments_field(&field.field) else { continue };
+            if let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: org.clone(), range }) {
                 let scope = Scope { org, range, only, fields: dfields };
-                let fragment = render_deployments(state, &fetched, &pending, &mut kept, scope, path).await;
-                fragments.insert(std::ptr::from_ref(field) as usize, fragment);
+                fields.push(Streamed { address: address(field), root: &node.key, key: &field.key, costs, scope });
             }
         }
-        // No deployments field with charts: the instances round on its own.
-        instances_ready(state, &fetched, &pending).await;
-    };
-    futures::join!(render, fetch_all(state, &mut totals));
-    fetched.totals = totals;
-
-    let mut writer = Writer::with_fragments(&fetched, fragments);
+    }
+    let mut kept = Kept::new(plan, &fetched);
+    // The first field's first window, the instances and the totals at once; nothing is
+    // written before all three.
+    let mut first = fields.first().map(|f| chart_answers(state, &mut kept, f));
+    let (first_window, ..) = futures::join!(
+        async {
+            match &mut first {
+                Some(answers) => answers.next().await,
+                None => None,
+            }
+        },
+        instances_ready(state, &fetched, &pending),
+        fetched.totals.get_or_init(|| async move {
+            let mut totals = totals;
+            fetch_all(state, &mut totals).await;
+            totals
+        }),
+    );
+    let mut first = first.map(|answers| (answers, first_window));
+    // The rest of the response around the holes, then each hole and what follows it.
+    let holes = fields.iter().map(|f| f.address).collect();
+    let mut writer = Writer::with_holes(&fetched, holes);
     writer.response(plan);
-    writer.finish()
+    let Head { parts, cuts, errors: own } = writer.finish_head();
+    let mut parts = parts.into_iter();
+    sink.send(parts.next().unwrap_or_default()).await;
+    let mut errors = Vec::new();
+    let mut own = own.into_iter();
+    let mut before = 0;
+    for (hole, errors_before) in cuts {
+        errors.extend(own.by_ref().take(errors_before - before));
+        before = errors_before;
+        if let Some(i) = fields.iter().position(|f| f.address == hole) {
+            let field = &fields[i];
+            let (answers, window) = match first.take() {
+                Some(primed) if i == 0 => primed,
+                _ => {
+                    let mut answers = chart_answers(state, &mut kept, field);
+                    let window = answers.next().await;
+                    (answers, window)
+                }
+            };
+            errors.extend(write_deployments(&fetched, &mut kept, field, answers, window, sink).await);
+        }
+        sink.send(parts.next().unwrap_or_default()).await;
+    }
+    errors.extend(own);
+    if errors.is_empty() {
+        return false;
+    }
+    sink.send(write::errors(&errors)).await;
+    true
 }
 
-/// A deployments field written ahead, by the field's address in the plan.
-pub(super) type Fragments = HashMap<usize, Fragment>;
+/// A deployments field written on its own: where it stands in the plan and in the response,
+/// the deployments it lists, and what it selects.
+struct Streamed<'p, 'f> {
+    address: usize,
+    root: &'p async_graphql::Name,
+    key: &'p async_graphql::Name,
+    costs: &'f v1::DeploymentsCosts,
+    scope: Scope<'p>,
+}
 
-/// A value written ahead: its JSON and its errors, in order.
-pub(super) struct Fragment {
-    pub(super) body: Vec<u8>,
-    pub(super) errors: Vec<ServerError>,
+impl Streamed<'_, '_> {
+    fn deployments(&self) -> impl Iterator<Item = &v1::DeploymentCosts> {
+        selected(self.costs, self.scope.only)
+    }
 }
 
 /// What a deployments field selects: the organization and range, one id or every deployment,
@@ -247,26 +303,18 @@ impl Kept {
 /// transport's concurrency, so the window never starves it; small beside an organization.
 const WINDOW: usize = 64;
 
-/// Writes one deployments field (a list, or one deployment or null), fetching each
-/// deployment's charts in order, a window at a time.
-async fn render_deployments(
-    state: &RequestState,
-    fetched: &Fetched,
-    pending: &PendingInstances,
+/// The chart answers of a deployments field, deployment by deployment in order, a window of
+/// deployments' calls in flight at once; answered from what earlier fields kept where they can.
+fn chart_answers<'s>(
+    state: &'s RequestState,
     kept: &mut Kept,
-    scope: Scope<'_>,
-    path: Vec<PathSegment>,
-) -> Fragment {
-    let Some(Ok(costs)) = fetched.deployments.get(&V1Deployments { org: scope.org.clone(), range: scope.range }) else {
-        return Fragment { body: b"null".to_vec(), errors: Vec::new() };
-    };
-    let deployments: Vec<&v1::DeploymentCosts> = selected(costs, scope.only).collect();
-    // The calls of each deployment, answered from what earlier fields kept where they can.
-    let mut plans: Vec<(Vec<V1DeploymentCharts>, Answers<V1DeploymentCharts>)> = Vec::with_capacity(deployments.len());
-    for d in &deployments {
+    field: &Streamed<'_, '_>,
+) -> impl futures::Stream<Item = Answers<V1DeploymentCharts>> + Unpin + 's {
+    let mut plans: Vec<(Vec<V1DeploymentCharts>, Answers<V1DeploymentCharts>)> = Vec::new();
+    for d in field.deployments() {
         let mut known = Answers::new();
         let mut calls = Vec::new();
-        for q in scope.chart_calls(d) {
+        for q in field.scope.chart_calls(d) {
             match kept.take(&q) {
                 Some(answer) => {
                     known.insert(q, answer);
@@ -276,43 +324,68 @@ async fn render_deployments(
         }
         plans.push((calls, known));
     }
-    let mut answers = futures::stream::iter(plans)
-        .map(|(calls, mut known)| async move {
+    futures::stream::iter(plans)
+        .map(move |(calls, mut known)| async move {
             let results = futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))).await;
             known.extend(calls.into_iter().zip(results));
             known
         })
-        .buffered(WINDOW);
+        .buffered(WINDOW)
+}
+
+/// Writes one deployments field (a list, or one deployment or null) from its chart answers,
+/// `window` being the first deployment's, sending the bytes on as they reach a chunk; gives
+/// the field's errors, in order.
+async fn write_deployments(
+    fetched: &Fetched,
+    kept: &mut Kept,
+    field: &Streamed<'_, '_>,
+    mut answers: impl futures::Stream<Item = Answers<V1DeploymentCharts>> + Unpin,
+    window: Option<Answers<V1DeploymentCharts>>,
+    sink: &mut Sink,
+) -> Vec<ServerError> {
+    let scope = &field.scope;
     let mut writer = Writer::new(fetched);
-    writer.set_path(path);
-    let mut index = 0;
-    if scope.only.is_none() {
+    writer.set_path(vec![PathSegment::Field(field.root.to_string()), PathSegment::Field(field.key.to_string())]);
+    let mut deployments = field.deployments();
+    let list = scope.only.is_none();
+    if list {
         writer.open_list();
     }
-    // The first window's charts and the instances round at once; nothing is written before both.
-    let (mut next, _) = futures::join!(answers.next(), instances_ready(state, fetched, pending));
-    while let Some(charts) = next {
+    let mut index = 0;
+    let mut next = window;
+    while let (Some(charts), Some(d)) = (next, deployments.next()) {
         for (q, answer) in &charts {
             kept.keep(q, answer);
         }
-        let d = deployments[index];
-        if scope.only.is_none() {
+        if list {
             writer.list_item(index, |w| w.deployment(scope.org, scope.range, d, scope.fields, &charts));
         } else {
             writer.deployment(scope.org, scope.range, d, scope.fields, &charts);
         }
+        drop(charts);
         index += 1;
-        if index == 1 {
-            writer.reserve_items(deployments.len() - 1);
+        if index == 1 && !sink.streams() {
+            writer.reserve_items(field.deployments().count() - 1);
+        }
+        if writer.len() >= sink.chunk() {
+            sink.send(writer.take()).await;
         }
         next = answers.next().await;
     }
-    if scope.only.is_none() {
+    if list {
         writer.close_list();
-    } else if deployments.is_empty() {
+    } else if index == 0 {
         writer.null_value();
     }
-    writer.into_fragment()
+    let (body, errors) = writer.into_parts();
+    sink.send(body).await;
+    errors
+}
+
+/// A node's address in the plan: how the writer knows a field written on its own.
+pub(super) fn address<F>(node: &Node<F>) -> usize {
+    std::ptr::from_ref(node) as usize
 }
 
 /// The deployments a `deployments` field (every one) or a `deployment(id:)` field (the one with

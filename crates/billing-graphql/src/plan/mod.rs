@@ -1,6 +1,7 @@
 //! The planned executor: a validated document, compiled into a plan over our own schema, that
 //! fetches the upstream answers it needs in rounds and writes the response JSON straight from
-//! them into one buffer, in query order, with `null` and an error in place of a failed field.
+//! them, in query order, with `null` and an error in place of a failed field, into one buffer or
+//! out in chunks as it goes (`sink`).
 //!
 //! async-graphql builds a tree of `ConstValue` maps for every object of an answer, reorders it,
 //! serializes it and frees it; at 50 deployments with daily charts that is ~11,000 objects per
@@ -13,6 +14,7 @@
 //! with the request's variables, so `@skip`/`@include` are settled here too.
 
 mod execute;
+mod sink;
 mod write;
 
 use async_graphql::parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet};
@@ -21,6 +23,7 @@ use billing_model::OrganizationId;
 use chrono::{DateTime, Utc};
 
 pub(crate) use execute::execute;
+pub(crate) use sink::Sink;
 
 use crate::error::{GraphError, Result};
 use crate::schema::types::Bucketing;

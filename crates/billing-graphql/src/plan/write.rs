@@ -1,5 +1,5 @@
-//! Writing a planned response: JSON straight from the upstream answers into one buffer, in
-//! query order, each value written as async-graphql writes it (through the scalar's own
+//! Writing a planned response: JSON straight from the upstream answers, in query order (the
+//! deployments fields each on its own, the rest around holes where they go; see `execute`), each value written as async-graphql writes it (through the scalar's own
 //! `to_value` where the text could differ: floats, timestamps, enums), and a failed field as
 //! `null` with its error, whose message, location, path and extensions are the ones the
 //! resolvers give.
@@ -9,9 +9,9 @@ use async_graphql::{ErrorExtensions, PathSegment, Pos, ScalarType, ServerError};
 use billing_model::elastic::v1;
 use billing_model::{ChartItem, ChartItems, OrganizationId};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::execute::{Answers, Fetched, Fragment, Fragments, selected};
+use super::execute::{Answers, Fetched, address};
 use super::*;
 use crate::error::GraphError;
 use crate::schema::types::{LineItem, dimensions, line_items};
@@ -25,28 +25,44 @@ const MAX_RESERVE: usize = 64 << 20;
 
 pub(super) struct Writer<'f> {
     fetched: &'f Fetched,
-    /// Deployments fields written ahead (see `execute`), by their address in the plan; each
-    /// dropped once spliced.
-    fragments: Fragments,
+    /// Deployments fields written on their own (see `execute`), by their address in the plan:
+    /// the response is cut where each goes.
+    holes: HashSet<usize>,
+    /// What was written before each cut, and the cuts: the hole's address and how many errors
+    /// came before it.
+    parts: Vec<Vec<u8>>,
+    cuts: Vec<(usize, usize)>,
     buf: Vec<u8>,
     errors: Vec<ServerError>,
     /// The path of the field being written, kept only down to fields that can fail.
     path: Vec<PathSegment>,
 }
 
+/// A response written around its holes: `parts` has one more element than `cuts` (what comes
+/// after the last hole), each cut the hole's address and how many of `errors` came before it.
+pub(super) struct Head {
+    pub(super) parts: Vec<Vec<u8>>,
+    pub(super) cuts: Vec<(usize, usize)>,
+    pub(super) errors: Vec<ServerError>,
+}
+
 impl<'f> Writer<'f> {
-    /// A writer of a fragment (a deployments field written ahead).
+    /// A writer of a deployments field, written on its own.
     pub(super) fn new(fetched: &'f Fetched) -> Self {
-        Writer::with_fragments(fetched, Fragments::new())
+        Writer::with_holes(fetched, HashSet::new())
     }
 
-    /// A writer of the response, which splices `fragments` in. Its buffer is sized for them up
-    /// front, so a large answer is copied once into place rather than grown by doubling (each
-    /// growth a copy, the old and the new buffer alive at once), with room for the cost report.
-    pub(super) fn with_fragments(fetched: &'f Fetched, fragments: Fragments) -> Self {
-        let spliced: usize = fragments.values().map(|f| f.body.len()).sum();
-        let buf = Vec::with_capacity(16 * 1024 + spliced);
-        Writer { fetched, fragments, buf, errors: Vec::new(), path: Vec::new() }
+    /// A writer of the response around `holes`, the fields written on their own.
+    pub(super) fn with_holes(fetched: &'f Fetched, holes: HashSet<usize>) -> Self {
+        Writer {
+            fetched,
+            holes,
+            parts: Vec::new(),
+            cuts: Vec::new(),
+            buf: Vec::with_capacity(16 * 1024),
+            errors: Vec::new(),
+            path: Vec::new(),
+        }
     }
 
     /// Makes room at once for `items` more list items the size of what is written so far (the
@@ -59,7 +75,18 @@ impl<'f> Writer<'f> {
         let _ = self.buf.try_reserve(additional.min(MAX_RESERVE));
     }
 
-    /// Writes below `path` (a fragment written ahead of the rest).
+    /// How many bytes are written and not yet taken.
+    pub(super) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// What is written so far, to send on; the writer goes on in a fresh buffer of the size.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        let capacity = self.buf.capacity();
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
+    /// Writes below `path` (a field written on its own).
     pub(super) fn set_path(&mut self, path: Vec<PathSegment>) {
         self.path = path;
     }
@@ -86,16 +113,21 @@ impl<'f> Writer<'f> {
         self.null();
     }
 
-    /// What was written, as a fragment to splice into the response.
-    pub(super) fn into_fragment(self) -> Fragment {
-        Fragment { body: self.buf, errors: self.errors }
+    /// What is left to send, and the errors, in order.
+    pub(super) fn into_parts(self) -> (Vec<u8>, Vec<ServerError>) {
+        (self.buf, self.errors)
     }
 
-    /// Splices a fragment written ahead: its bytes in place, its errors in order; it is
-    /// dropped here, not with the response.
-    fn splice(&mut self, fragment: Fragment) {
-        self.buf.extend_from_slice(&fragment.body);
-        self.errors.extend(fragment.errors);
+    /// The response around its holes (all but its closing brace).
+    pub(super) fn finish_head(mut self) -> Head {
+        self.parts.push(self.buf);
+        Head { parts: self.parts, cuts: self.cuts, errors: self.errors }
+    }
+
+    /// Cuts the response where the field at `address` goes.
+    fn cut(&mut self, address: usize) {
+        self.parts.push(std::mem::take(&mut self.buf));
+        self.cuts.push((address, self.errors.len()));
     }
 
     /// The whole response: `{"data":{...}}`, with `"errors"` after `data` when there are any.
@@ -151,7 +183,7 @@ impl<'f> Writer<'f> {
             }
             ConnectionField::TotalCount => match result.total() {
                 Some(total) => w.scalar(&total),
-                None => w.at(&node.key, |w| match got(&fetched.totals, &slice.total_query()) {
+                None => w.at(&node.key, |w| match got(fetched.totals(), &slice.total_query()) {
                     Ok(page) => w.opt_scalar(page.total.as_ref()),
                     Err(e) => w.fail(node.pos, e),
                 }),
@@ -181,25 +213,6 @@ impl<'f> Writer<'f> {
         });
     }
 
-    /// The bytes, and whether the response has errors.
-    pub(super) fn finish(mut self) -> (Vec<u8>, bool) {
-        let has_errors = !self.errors.is_empty();
-        if has_errors {
-            self.buf.extend_from_slice(b",\"errors\":");
-            // Serializing our own error values cannot fail.
-            let _ = serde_json::to_writer(&mut self.buf, &self.errors);
-        }
-        self.buf.push(b'}');
-        // The answer may be kept whole in the answer cache, which weighs it by its length: the
-        // spare capacity of a buffer that started at 16 KiB must not come along unweighed. A
-        // large answer sized up front keeps its few spare KiB (under 1/16 of it): shrinking
-        // would copy it whole, and the cost report is appended in that room.
-        if self.buf.capacity() - self.buf.len() > self.buf.len() / 16 {
-            self.buf.shrink_to_fit();
-        }
-        (self.buf, has_errors)
-    }
-
     fn organization(&mut self, org: &OrganizationId, fields: &[Node<OrgField>]) {
         let fetched = self.fetched;
         self.object(fields, |w, node| match &node.field {
@@ -213,41 +226,19 @@ impl<'f> Writer<'f> {
                     Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
                 }
             }),
-            OrgField::Deployments(..) | OrgField::Deployment(..) if w.fragments.contains_key(&address(node)) => {
-                if let Some(fragment) = w.fragments.remove(&address(node)) {
-                    w.splice(fragment);
-                }
+            OrgField::Deployments(..) | OrgField::Deployment(..) if w.holes.contains(&address(node)) => {
+                w.cut(address(node));
             }
-            OrgField::Deployments(range, fields) => w.at(&node.key, |w| match range {
-                Err(e) => w.fail(node.pos, e),
-                Ok(range) => match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
-                    Err(e) => w.fail(node.pos, e),
-                    Ok(costs) => {
-                        w.buf.push(b'[');
-                        for (i, d) in costs.deployments.iter().enumerate() {
-                            if i > 0 {
-                                w.buf.push(b',');
-                            }
-                            w.path.push(PathSegment::Index(i));
-                            w.deployment(org, *range, d, fields, &NO_CHARTS);
-                            w.path.pop();
-                        }
-                        w.buf.push(b']');
-                    }
-                },
+            // Every deployments field whose list came back is written on its own: here only
+            // the failed ones.
+            OrgField::Deployments(range, _) | OrgField::Deployment(Ok(_), range, _) => w.at(&node.key, |w| match range
+                .as_ref()
+                .map(|r| got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *r }))
+            {
+                Ok(Err(e)) | Err(e) => w.fail(node.pos, e),
+                Ok(Ok(_)) => w.fail(node.pos, &MISSING),
             }),
-            OrgField::Deployment(id, range, fields) => w.at(&node.key, |w| match (id, range) {
-                (Err(e), _) | (_, Err(e)) => w.fail(node.pos, e),
-                (Ok(id), Ok(range)) => {
-                    match got(&fetched.deployments, &V1Deployments { org: org.clone(), range: *range }) {
-                        Err(e) => w.fail(node.pos, e),
-                        Ok(costs) => match selected(costs, Some(id)).next() {
-                            Some(d) => w.deployment(org, *range, d, fields, &NO_CHARTS),
-                            None => w.null(),
-                        },
-                    }
-                }
-            }),
+            OrgField::Deployment(Err(e), ..) => w.at(&node.key, |w| w.fail(node.pos, e)),
             OrgField::Charts(range, bucketing, fields) => w.at(&node.key, |w| {
                 let answer = range.as_ref().map(|r| {
                     got(&fetched.charts, &V1Charts { org: org.clone(), range: *r, bucketing: (*bucketing).into() })
@@ -489,6 +480,9 @@ impl<'f> Writer<'f> {
     }
 }
 
+/// A call the rounds should have made and did not: a broken invariant, an `INTERNAL` error.
+static MISSING: GraphError = GraphError::Internal("a planned call was not made");
+
 /// The answer of a call the fetch rounds made. Every call the writer looks up was wanted by a
 /// round from the same plan, so a miss is a broken invariant: an `INTERNAL` error on that field,
 /// never a panic.
@@ -496,7 +490,6 @@ fn got<'a, K: std::hash::Hash + Eq, T>(
     answers: &'a HashMap<K, Result<T, GraphError>>,
     key: &K,
 ) -> Result<&'a T, &'a GraphError> {
-    static MISSING: GraphError = GraphError::Internal("a planned call was not made");
     match answers.get(key) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(e),
@@ -504,10 +497,10 @@ fn got<'a, K: std::hash::Hash + Eq, T>(
     }
 }
 
-/// A node's address in the plan: the key of a field written ahead.
-fn address<F>(node: &Node<F>) -> usize {
-    std::ptr::from_ref(node) as usize
+/// Writes `,"errors":[…]`: the errors member after `data`.
+pub(super) fn errors(errors: &[ServerError]) -> Vec<u8> {
+    let mut buf = b",\"errors\":".to_vec();
+    // Serializing our own error values cannot fail.
+    let _ = serde_json::to_writer(&mut buf, errors);
+    buf
 }
-
-/// No chart answers: for deployments fields that select no charts.
-static NO_CHARTS: std::sync::LazyLock<Answers<V1DeploymentCharts>> = std::sync::LazyLock::new(HashMap::new);
