@@ -27,19 +27,20 @@ pub(super) struct Fetched {
     pub(super) overview: Answers<V1Overview>,
     pub(super) deployments: Answers<V1Deployments>,
     pub(super) charts: Answers<V1Charts>,
-    /// Set once the round that fetches them is over (it runs beside the first charts).
-    pub(super) instances: tokio::sync::OnceCell<Answers<V2Instances>>,
+    /// Each deployment's line items, written once the instances round is over (it runs beside
+    /// the first charts).
+    pub(super) line_items: tokio::sync::OnceCell<LineItems>,
     pub(super) slices: HashMap<Slice, SliceAnswer>,
     /// Set once the round that fetches them is over (beside the first charts too).
     pub(super) totals: tokio::sync::OnceCell<Answers<UsagePageQuery>>,
 }
 
 impl Fetched {
-    /// The v2 instances answers; empty before their round is over (never read then: the
-    /// writers wait for it).
-    pub(super) fn instances(&self) -> &Answers<V2Instances> {
-        static NONE: std::sync::LazyLock<Answers<V2Instances>> = std::sync::LazyLock::new(HashMap::new);
-        self.instances.get().unwrap_or(&NONE)
+    /// The line items; empty before their round is over (never read then: the writers wait for
+    /// it).
+    pub(super) fn line_items(&self) -> &LineItems {
+        static NONE: std::sync::LazyLock<LineItems> = std::sync::LazyLock::new(LineItems::default);
+        self.line_items.get().unwrap_or(&NONE)
     }
 
     /// The `totalCount` answers; empty before their round is over (never read then).
@@ -49,21 +50,72 @@ impl Fetched {
     }
 }
 
-/// The instances calls still to make, taken by whichever writer needs them first.
-type PendingInstances = std::sync::Mutex<Option<Answers<V2Instances>>>;
+/// The line items of every deployment the request lists, as JSON: written as soon as the v2
+/// instances answers come, which are dropped then rather than held while the charts stream
+/// (at 1,000 deployments an instances answer is ~2.9 MiB parsed, the most a request held).
+#[derive(Default)]
+pub(super) struct LineItems {
+    json: Vec<u8>,
+    /// Where each `lineItems` field's JSON is, by the field's node and the deployment (both by
+    /// address: the plan and the deployments answer outlive this).
+    at: HashMap<(usize, usize), std::ops::Range<usize>>,
+    /// The instances calls that failed.
+    failed: HashMap<V2Instances, crate::error::GraphError>,
+}
 
-/// Makes the pending instances calls once, and gives their answers.
-async fn instances_ready<'f>(
+impl LineItems {
+    /// The JSON of the `lineItems` field `node` of deployment `d`, listed under `org` over
+    /// `range`, or the error of its instances call.
+    pub(super) fn get<F>(
+        &self,
+        node: &Node<F>,
+        d: &v1::DeploymentCosts,
+        org: &OrganizationId,
+        range: Range,
+    ) -> std::result::Result<&[u8], &crate::error::GraphError> {
+        if let Some(at) = self.at.get(&(address(node), std::ptr::from_ref(d) as usize)) {
+            return Ok(&self.json[at.clone()]);
+        }
+        Err(self.failed.get(&V2Instances { org: org.clone(), range }).unwrap_or(&write::MISSING))
+    }
+}
+
+/// Makes the instances calls, writes the line items of `fields`' deployments from their answers,
+/// and drops them.
+async fn line_items_ready<'f>(
     state: &RequestState,
     fetched: &'f Fetched,
-    pending: &PendingInstances,
-) -> &'f Answers<V2Instances> {
+    mut instances: Answers<V2Instances>,
+    fields: &[Streamed<'_, 'f>],
+) -> &'f LineItems {
     fetched
-        .instances
+        .line_items
         .get_or_init(|| async {
-            let mut wants = pending.lock().ok().and_then(|mut p| p.take()).unwrap_or_default();
-            fetch_all(state, &mut wants).await;
-            wants
+            fetch_all(state, &mut instances).await;
+            let mut out = LineItems::default();
+            let mut writer = Writer::new(fetched);
+            for field in fields {
+                let q = V2Instances { org: field.scope.org.clone(), range: field.scope.range };
+                for node in field.scope.fields {
+                    let DeploymentField::LineItems(items) = &node.field else { continue };
+                    match instances.get(&q) {
+                        Some(Ok(answer)) => {
+                            for d in field.deployments() {
+                                let start = writer.len();
+                                writer.line_items_of(answer, d, items);
+                                out.at.insert((address(node), std::ptr::from_ref(d) as usize), start..writer.len());
+                            }
+                        }
+                        Some(Err(e)) => {
+                            out.failed.insert(q.clone(), e.clone());
+                        }
+                        None => {}
+                    }
+                }
+            }
+            out.json = writer.into_parts().0;
+            out.json.shrink_to_fit();
+            out
         })
         .await
 }
@@ -133,7 +185,6 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) 
             want(&mut totals, slice.total_query());
         }
     }
-    let pending: PendingInstances = std::sync::Mutex::new(Some(instances));
     let fetched = fetched;
     // Round 2, deployment by deployment: every deployments field whose list came back, in
     // order; its deployments' chart calls made a window at a time, so a deployment's answers
@@ -150,8 +201,8 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) 
         }
     }
     let mut kept = Kept::new(plan, &fetched);
-    // The first field's first window, the instances and the totals at once; nothing is
-    // written before all three.
+    // The first field's first window, the instances (written as line items at once) and the
+    // totals at once; nothing is written before all three.
     let mut first = fields.first().map(|f| chart_answers(state, &mut kept, f));
     let (first_window, ..) = futures::join!(
         async {
@@ -160,7 +211,7 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) 
                 None => None,
             }
         },
-        instances_ready(state, &fetched, &pending),
+        line_items_ready(state, &fetched, instances, &fields),
         fetched.totals.get_or_init(|| async move {
             let mut totals = totals;
             fetch_all(state, &mut totals).await;

@@ -16,7 +16,7 @@ use super::*;
 use crate::error::GraphError;
 use crate::schema::types::{LineItem, dimensions, line_items};
 use crate::schema::usage::{Slice, SliceResult, Wanted, cursor};
-use crate::upstream::{V1Charts, V1DeploymentCharts, V1Deployments, V1Overview, V2Instances};
+use crate::upstream::{IndexedInstances, V1Charts, V1DeploymentCharts, V1Deployments, V1Overview};
 use billing_model::talkdesk::UsageAggregate as WireAggregate;
 
 /// The most a writer reserves ahead of what it has written: a guess from a first item must not
@@ -319,19 +319,24 @@ impl<'f> Writer<'f> {
                     }
                 }
             }),
-            DeploymentField::LineItems(fields) => w.at(&node.key, |w| {
-                match got(fetched.instances(), &V2Instances { org: org.clone(), range }) {
-                    Err(e) => w.fail(node.pos, e),
-                    Ok(instances) => {
-                        // The resolvers' own conversion, so the values are theirs.
-                        let items: Vec<LineItem> = instances
-                            .get(d.deployment_id.as_str())
-                            .map_or_else(Vec::new, |i| line_items(&i.product_line_items));
-                        w.line_items(&items, fields);
-                    }
-                }
+            DeploymentField::LineItems(_) => w.at(&node.key, |w| match fetched.line_items().get(node, d, org, range) {
+                Ok(json) => w.buf.extend_from_slice(json),
+                Err(e) => w.fail(node.pos, e),
             }),
         });
+    }
+
+    /// The line items of deployment `d` in an instances answer.
+    pub(super) fn line_items_of(
+        &mut self,
+        answer: &IndexedInstances,
+        d: &v1::DeploymentCosts,
+        fields: &[Node<LineItemField>],
+    ) {
+        // The resolvers' own conversion, so the values are theirs.
+        let items: Vec<LineItem> =
+            answer.get(d.deployment_id.as_str()).map_or_else(Vec::new, |i| line_items(&i.product_line_items));
+        self.line_items(&items, fields);
     }
 
     fn line_items(&mut self, items: &[LineItem], fields: &[Node<LineItemField>]) {
@@ -481,7 +486,7 @@ impl<'f> Writer<'f> {
 }
 
 /// A call the rounds should have made and did not: a broken invariant, an `INTERNAL` error.
-static MISSING: GraphError = GraphError::Internal("a planned call was not made");
+pub(super) static MISSING: GraphError = GraphError::Internal("a planned call was not made");
 
 /// The answer of a call the fetch rounds made. Every call the writer looks up was wanted by a
 /// round from the same plan, so a miss is a broken invariant: an `INTERNAL` error on that field,
