@@ -158,6 +158,9 @@ pub(crate) struct RunArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Every role (the gateway's and the baseline's servers alike) with the gateway's allocator
+    // setting, before the runtime's threads start.
+    billing_gateway::allocator::return_freed_memory_at_once();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -2,6 +2,7 @@
 //! simulator when no upstream is configured. It holds no business logic: the schema is
 //! `billing-graphql`'s, the clients `billing-http`'s.
 
+pub mod allocator;
 mod assets;
 mod caller_limit;
 mod config;

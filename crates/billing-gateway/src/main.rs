@@ -9,8 +9,14 @@ use billing_gateway::{Config, Gateway, serve, shutdown_signal, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn main() -> ExitCode {
+    // Before the runtime's threads start.
+    billing_gateway::allocator::return_freed_memory_at_once();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let config = Config::from_env();
     if config.print_schema {
         #[allow(clippy::print_stdout)]
