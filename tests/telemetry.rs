@@ -394,6 +394,13 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     let reply = server.query(&retried, &[("authorization", &auth)]).await;
     assert!(reply.error_codes().is_empty(), "the retry succeeds: {}", reply.text);
 
+    // A document sent twice: compiled the first time, its plan kept for the second (its answer,
+    // an error, is not kept whole, so the second runs).
+    for _ in 0..2 {
+        let reply = server.query(r#"{ organization(id: "") { id } }"#, &[("authorization", &auth)]).await;
+        assert_eq!(reply.error_codes(), ["BAD_USER_INPUT"], "{}", reply.text);
+    }
+
     let reply = server.get("/metrics", &[]).await;
     assert_eq!(reply.status, 200);
     assert!(reply.content_type().starts_with("text/plain; version=0.0.4"), "{}", reply.content_type());
@@ -434,6 +441,8 @@ async fn metrics_are_prometheus_text_with_histograms_and_counters() {
     assert!(counter("billing_upstream_rate_limit_waits_total", &[("upstream", "elastic_v1")]) >= 1.0);
     assert!(counter("billing_cache_requests_total", &[("result", "miss")]) >= 2.0);
     assert!(counter("billing_upstream_retries_total", &[("upstream", "elastic_v1"), ("cause", "503")]) >= 1.0);
+    assert!(counter("billing_plan_cache_requests_total", &[("result", "miss")]) >= 1.0);
+    assert!(counter("billing_plan_cache_requests_total", &[("result", "hit")]) >= 1.0);
 }
 
 #[test]

@@ -202,6 +202,11 @@ pub struct Config {
     #[arg(long, env = "BILLING_APQ_ENTRIES", default_value_t = 1000)]
     pub apq_entries: u64,
 
+    /// Fields of validated plans kept for repeated documents, in all (0: every request is
+    /// compiled and validated afresh).
+    #[arg(long, env = "BILLING_PLAN_CACHE_FIELDS", default_value_t = billing_graphql::SchemaConfig::default().plan_cache_fields)]
+    pub plan_cache_fields: u64,
+
     /// Origins allowed by CORS (comma-separated; none by default).
     #[arg(long, env = "BILLING_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -292,6 +297,7 @@ impl std::fmt::Debug for Config {
             max_expanded_fields,
             body_limit,
             apq_entries,
+            plan_cache_fields,
             cors_origins,
             allowed_hosts,
             log_format,
@@ -346,6 +352,7 @@ impl std::fmt::Debug for Config {
             .field("max_expanded_fields", max_expanded_fields)
             .field("body_limit", body_limit)
             .field("apq_entries", apq_entries)
+            .field("plan_cache_fields", plan_cache_fields)
             .field("cors_origins", cors_origins)
             .field("allowed_hosts", allowed_hosts)
             .field("log_format", log_format)

@@ -345,6 +345,7 @@ fn schema_config(config: &Config) -> Result<SchemaConfig, StartError> {
             introspection: !config.no_introspection,
         },
         planned: !config.reference_executor,
+        plan_cache_fields: config.plan_cache_fields,
     })
 }
 

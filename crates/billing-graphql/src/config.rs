@@ -89,6 +89,10 @@ pub struct SchemaConfig {
     /// Whether `BillingGraph::execute_json` runs the documents it covers on the planned
     /// executor (on by default); off, every document takes async-graphql's path, the reference.
     pub planned: bool,
+    /// How many fields the validated plans kept for repeated documents may have in all (0:
+    /// none kept, every request compiled and validated afresh). A dashboard's query is some
+    /// thirty fields.
+    pub plan_cache_fields: u64,
     /// The analytics fields' settings (FOCUS currency, anomaly window, tolerances).
     pub insights: InsightsConfig,
     /// A fixed "now" for deterministic tests and examples (beside a simulator on a fixed clock);
@@ -127,6 +131,7 @@ impl Default for SchemaConfig {
             cache: CacheConfig::default(),
             limits: Limits::default(),
             planned: true,
+            plan_cache_fields: 50_000,
             insights: InsightsConfig::default(),
             now: None,
         }

@@ -188,16 +188,25 @@ pub(crate) fn copy(r: &Response) -> Response {
 
 /// What makes two requests identical: document, operation name, variables, caller.
 pub(crate) fn key(request: &async_graphql::Request, credentials: &Credentials, fp: &Fingerprinter) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    let mut part = |bytes: &[u8]| {
-        h.update(&(bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    part(request.query.as_bytes());
-    part(request.operation_name.as_deref().unwrap_or("").as_bytes());
-    part(&serde_json::to_vec(&request.variables).unwrap_or_default());
-    part(&caller(credentials, fp).0);
+    let mut h = document_key(request);
+    part(&mut h, &caller(credentials, fp).0);
     *h.finalize().as_bytes()
+}
+
+/// What makes two requests run alike, whoever sends them: document, operation name, variables;
+/// a hasher to add more to.
+pub(crate) fn document_key(request: &async_graphql::Request) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    part(&mut h, request.query.as_bytes());
+    part(&mut h, request.operation_name.as_deref().unwrap_or("").as_bytes());
+    part(&mut h, &serde_json::to_vec(&request.variables).unwrap_or_default());
+    h
+}
+
+/// One part of a key, its length first, so no two lists of parts hash alike.
+fn part(h: &mut blake3::Hasher, bytes: &[u8]) {
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
 }
 
 /// Who a caller is: the identities of its credentials (their keyed fingerprints, never the

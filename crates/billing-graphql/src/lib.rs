@@ -61,6 +61,8 @@ pub struct BillingGraph {
     field_types: Arc<response_shape::FieldTypes>,
     /// Requests the planned executor has answered.
     planned: Arc<std::sync::atomic::AtomicU64>,
+    /// Validated plans of repeated documents.
+    plans: Arc<plan::PlanCache>,
     /// Whole answers of complete responses, for repeats.
     answer_cache: answer::AnswerCache,
 }
@@ -107,6 +109,7 @@ impl BillingGraph {
             answers: Arc::default(),
             field_types,
             planned: Arc::default(),
+            plans: Arc::new(plan::PlanCache::new(config.plan_cache_fields)),
             answer_cache: answer::AnswerCache::new(&config.cache),
         }
     }
@@ -191,6 +194,12 @@ impl BillingGraph {
     /// Requests the planned executor has answered (the others took async-graphql's path).
     pub fn planned_executions(&self) -> u64 {
         self.planned.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Plans compiled so far: the planned executions that a plan kept for a repeated document
+    /// (same document, operation and variables, validated once) did not serve.
+    pub fn plans_compiled(&self) -> u64 {
+        self.plans.compiled()
     }
 
     /// Who a caller is, for keeping callers apart (a rate limit per caller, say): derived from
@@ -377,14 +386,21 @@ impl BillingGraph {
         }
         let unrun = |estimate: Estimate| CostReport { estimated: estimate, actual: cost::Actual::default() };
         if self.services.config.planned {
+            let key = plan::PlanCache::key(&request);
+            if let Some(plan) = self.plans.get(&key) {
+                // Validated when it was kept: the same document, operation and variables.
+                let state = RequestState::new(self.services.clone(), credentials, now);
+                self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Started::Planned(Box::new(Ready { plan, state, estimate }));
+            }
             let operation_name = request.operation_name.clone();
             let variables = std::mem::take(&mut request.variables);
-            let plan = match request.parsed_query() {
-                Ok(doc) => plan::compile(doc, operation_name.as_deref(), &variables, now),
+            let compiled = match request.parsed_query() {
+                Ok(doc) => self.plans.compile(doc, operation_name.as_deref(), &variables, now),
                 Err(_) => None,
             };
             request.variables = variables;
-            if let Some(plan) = plan {
+            if let Some(compiled) = compiled {
                 let missing = missing_variable(&mut request);
                 let validation = self.validator.execute(request).await;
                 if !validate::passed(&validation) {
@@ -398,6 +414,7 @@ impl BillingGraph {
                 if let Some(error) = missing {
                     return Started::Answered(Answer::request_errors(&[error]).with_cost(unrun(estimate)), false);
                 }
+                let plan = self.plans.insert(key, compiled);
                 let state = RequestState::new(self.services.clone(), credentials, now);
                 self.planned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Started::Planned(Box::new(Ready { plan, state, estimate }));
@@ -582,7 +599,7 @@ enum Started {
 
 /// A planned execution that passed every check, ready to write.
 struct Ready {
-    plan: plan::Plan,
+    plan: Arc<plan::Plan>,
     state: RequestState,
     estimate: Estimate,
 }

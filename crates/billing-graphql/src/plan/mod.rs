@@ -13,15 +13,19 @@
 //! Compiling is linear in the document (already bounded by `bounds`), and binds the arguments
 //! with the request's variables, so `@skip`/`@include` are settled here too.
 
+mod cache;
 mod execute;
 mod sink;
 mod write;
+
+use std::cell::Cell;
 
 use async_graphql::parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet};
 use async_graphql::{InputType, Name, Pos, Positioned, Value, Variables};
 use billing_model::OrganizationId;
 use chrono::{DateTime, Utc};
 
+pub(crate) use cache::PlanCache;
 pub(crate) use execute::execute;
 pub(crate) use sink::Sink;
 
@@ -243,28 +247,45 @@ struct Collected<'d> {
     sets: Vec<&'d SelectionSet>,
 }
 
+/// A compiled plan, with what a plan cache needs to know of it.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) plan: Plan,
+    /// How many fields it has: its size, for the cache's bound.
+    pub(crate) nodes: usize,
+    /// Whether it read the clock: a range with one bound given has the other default to now,
+    /// so the plan holds for this request alone.
+    pub(crate) read_clock: bool,
+}
+
 /// Compiles the operation `operation_name` of a parsed document, binding its arguments with
 /// `variables` (defaults already filled) and the request's clock. `None` when the document
 /// asks for what the plan does not cover: a mutation, introspection, a field or argument of
 /// another kind, or an argument that does not bind (async-graphql reports it properly).
+///
+/// The same document, operation and variables compile to the same plan, unless it read the
+/// clock ([`Compiled::read_clock`]): what lets [`PlanCache`] keep plans.
 pub(crate) fn compile(
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
     now: DateTime<Utc>,
-) -> Option<Plan> {
+) -> Option<Compiled> {
     let op = crate::response_shape::operation(doc, operation_name)?;
     if op.node.ty != OperationType::Query {
         return None;
     }
-    let c = Compiler { doc, variables, now };
-    c.root(&[&op.node.selection_set.node]).ok()
+    let c = Compiler { doc, variables, now, nodes: Cell::new(0), read_clock: Cell::new(false) };
+    let plan = c.root(&[&op.node.selection_set.node]).ok()?;
+    Some(Compiled { plan, nodes: c.nodes.get(), read_clock: c.read_clock.get() })
 }
 
 struct Compiler<'d> {
     doc: &'d ExecutableDocument,
     variables: &'d Variables,
     now: DateTime<Utc>,
+    nodes: Cell<usize>,
+    read_clock: Cell<bool>,
 }
 
 impl<'d> Compiler<'d> {
@@ -350,6 +371,11 @@ impl<'d> Compiler<'d> {
     fn range(&self, field: &Field) -> Planned<Result<Option<Range>>> {
         let from: Option<DateTime<Utc>> = self.arg(field, "from")?;
         let to: Option<DateTime<Utc>> = self.arg(field, "to")?;
+        // Both absent is "month to date", resolved when the plan runs; one absent defaults to
+        // a bound read from the clock now.
+        if from.is_some() != to.is_some() {
+            self.read_clock.set(true);
+        }
         Ok(Range::from_args(from, to, self.now))
     }
 
@@ -370,6 +396,7 @@ impl<'d> Compiler<'d> {
             .into_iter()
             .map(|c| {
                 let field = each(self, c.field.node.name.node.as_str(), &c.field.node, &c.sets)?;
+                self.nodes.set(self.nodes.get() + 1);
                 Ok(Node { key: c.key.clone(), pos: c.field.pos, field })
             })
             .collect()
