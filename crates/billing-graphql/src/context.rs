@@ -93,6 +93,8 @@ pub(crate) struct Services {
     pub(crate) callers: CallerSlots,
     /// The last size of each organization's lists, per credential, for cost estimates.
     pub(crate) sizes: crate::cost::Sizes,
+    /// The planned executor's deployments fields being written, which share one window.
+    pub(crate) windows: crate::plan::Windows,
 }
 
 /// Each caller's share of an upstream: at most `per_caller` of its calls in flight at once, so

@@ -97,6 +97,7 @@ impl BillingGraph {
             callers: context::CallerSlots::new(config.limits.caller_concurrency),
             config: config.clone(),
             sizes: cost::Sizes::default(),
+            windows: plan::Windows::default(),
         });
         let schema = build_schema(&config);
         let validator = builder(&config).extension(validate::ValidateOnly).finish();

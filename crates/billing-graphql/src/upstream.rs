@@ -129,7 +129,10 @@ pub(crate) async fn fetch<Q: UpstreamCall>(state: &RequestState, q: &Q) -> Resul
             state.meter.call(Q::ENDPOINT);
             // The caller's share of the upstream, held for the call and its retries.
             let _slot = state.services.callers.acquire(Q::ENDPOINT.upstream, credential).await;
-            q.call(state).await.inspect_err(|e| {
+            // Boxed: the call's state (the HTTP exchange, retries, decoding) is some 13 KiB, and
+            // inline it made every fetch that size while it waited for its turn or after it was
+            // done; a window of a deployments field holds many of those.
+            Box::pin(q.call(state)).await.inspect_err(|e| {
                 if let GraphError::Upstream(e) = e {
                     // The whole story for operators; clients get the short form without
                     // upstream text. Neither carries a credential or a URL.

@@ -12,6 +12,7 @@ use billing_model::{ChartItems, OrganizationId};
 use futures::StreamExt;
 
 use super::sink::Sink;
+use super::window::Windowed;
 use super::write::{self, Head, Writer};
 use super::{ConnectionField, DeploymentField, Node, OrgField, Plan, RootField};
 use crate::context::RequestState;
@@ -200,10 +201,10 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) 
             }
         }
     }
-    let mut kept = Kept::new(plan, &fetched);
+    let kept = std::sync::Mutex::new(Kept::new(plan, &fetched));
     // The first field's first window, the instances (written as line items at once) and the
     // totals at once; nothing is written before all three.
-    let mut first = fields.first().map(|f| chart_answers(state, &mut kept, f));
+    let mut first = fields.first().map(|f| chart_answers(state, &kept, f));
     let (first_window, ..) = futures::join!(
         async {
             match &mut first {
@@ -237,12 +238,12 @@ pub(crate) async fn execute(plan: &Plan, state: &RequestState, sink: &mut Sink) 
             let (answers, window) = match first.take() {
                 Some(primed) if i == 0 => primed,
                 _ => {
-                    let mut answers = chart_answers(state, &mut kept, field);
+                    let mut answers = chart_answers(state, &kept, field);
                     let window = answers.next().await;
                     (answers, window)
                 }
             };
-            errors.extend(write_deployments(&fetched, &mut kept, field, answers, window, sink).await);
+            errors.extend(write_deployments(&fetched, &kept, field, answers, window, sink).await);
         }
         sink.send(parts.next().unwrap_or_default()).await;
     }
@@ -321,7 +322,15 @@ impl Kept {
             }
         });
         remaining.retain(|_, n| *n > 1);
+        // Held for the whole request: its room for every call counted goes back now (most
+        // requests want each call once, and keep nothing).
+        remaining.shrink_to_fit();
         Kept { remaining, answers: HashMap::new() }
+    }
+
+    /// In a mutex only to be `Send`: one task takes and keeps, never two at once.
+    fn lock(kept: &std::sync::Mutex<Kept>) -> std::sync::MutexGuard<'_, Kept> {
+        kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An answer kept from an earlier field, used once more.
@@ -350,38 +359,36 @@ impl Kept {
     }
 }
 
-/// How many deployments' chart calls are in flight at once while a field is written. Above the
-/// transport's concurrency, so the window never starves it; small beside an organization.
-const WINDOW: usize = 64;
-
 /// The chart answers of a deployments field, deployment by deployment in order, a window of
-/// deployments' calls in flight at once; answered from what earlier fields kept where they can.
+/// deployments' calls in flight at once (its share of the fields written now: `window.rs`);
+/// answered from what earlier fields kept where they can.
 fn chart_answers<'s>(
     state: &'s RequestState,
-    kept: &mut Kept,
-    field: &Streamed<'_, '_>,
+    kept: &'s std::sync::Mutex<Kept>,
+    field: &'s Streamed<'_, '_>,
 ) -> impl futures::Stream<Item = Answers<V1DeploymentCharts>> + Unpin + 's {
-    let mut plans: Vec<(Vec<V1DeploymentCharts>, Answers<V1DeploymentCharts>)> = Vec::new();
-    for d in field.deployments() {
+    // Each deployment's calls are worked out as the window reaches it, not the organization's
+    // up front: memory holds the window's.
+    let answers = field.deployments().map(move |d| {
         let mut known = Answers::new();
         let mut calls = Vec::new();
         for q in field.scope.chart_calls(d) {
-            match kept.take(&q) {
+            match Kept::lock(kept).take(&q) {
                 Some(answer) => {
                     known.insert(q, answer);
                 }
                 None => calls.push(q),
             }
         }
-        plans.push((calls, known));
-    }
-    futures::stream::iter(plans)
-        .map(move |(calls, mut known)| async move {
-            let results = futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))).await;
+        async move {
+            // Boxed, so a call done but not yet written holds its answer, not the room of a
+            // call's whole state.
+            let results = futures::future::join_all(calls.iter().map(|q| Box::pin(upstream::fetch(state, q)))).await;
             known.extend(calls.into_iter().zip(results));
             known
-        })
-        .buffered(WINDOW)
+        }
+    });
+    Windowed::new(answers, &state.services.windows)
 }
 
 /// Writes one deployments field (a list, or one deployment or null) from its chart answers,
@@ -389,7 +396,7 @@ fn chart_answers<'s>(
 /// the field's errors, in order.
 async fn write_deployments(
     fetched: &Fetched,
-    kept: &mut Kept,
+    kept: &std::sync::Mutex<Kept>,
     field: &Streamed<'_, '_>,
     mut answers: impl futures::Stream<Item = Answers<V1DeploymentCharts>> + Unpin,
     window: Option<Answers<V1DeploymentCharts>>,
@@ -407,7 +414,7 @@ async fn write_deployments(
     let mut next = window;
     while let (Some(charts), Some(d)) = (next, deployments.next()) {
         for (q, answer) in &charts {
-            kept.keep(q, answer);
+            Kept::lock(kept).keep(q, answer);
         }
         if list {
             writer.list_item(index, |w| w.deployment(scope.org, scope.range, d, scope.fields, &charts));

@@ -16,6 +16,7 @@
 mod cache;
 mod execute;
 mod sink;
+mod window;
 mod write;
 
 use std::cell::Cell;
@@ -28,6 +29,7 @@ use chrono::{DateTime, Utc};
 pub(crate) use cache::PlanCache;
 pub(crate) use execute::execute;
 pub(crate) use sink::Sink;
+pub(crate) use window::Windows;
 
 use crate::error::{GraphError, Result};
 use crate::schema::types::Bucketing;
