@@ -612,9 +612,27 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(without_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The listener, with Nagle's algorithm off on each connection: a streamed answer goes out in
+/// parts, and with it on, a small part written while the one before is unacknowledged waits
+/// for the client's delayed ACK (40 ms on Linux) before it leaves.
+fn without_delay(listener: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, NoDelay> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(no_delay)
+}
+
+/// What [`without_delay`] does to each connection (a named type: axum gives connection info
+/// through a tapped listener by its type).
+type NoDelay = fn(&mut tokio::net::TcpStream);
+
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not turn Nagle's algorithm off on a connection");
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -649,6 +667,21 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+
+    /// Regression: a streamed answer's parts waited 40 ms each for the client's delayed ACK
+    /// (a 10-deployment answer took 44 ms at p50 against 28 for hand-written code).
+    #[tokio::test]
+    async fn connections_are_served_without_nagle_delay() {
+        use axum::serve::Listener;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = without_delay(listener);
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (served, from) = listener.accept().await;
+        assert_eq!(from, client.local_addr().unwrap());
+        assert!(served.nodelay().unwrap());
+        assert!(!client.nodelay().unwrap(), "the client's own setting, untouched: the test tells them apart");
+    }
 
     /// A configuration for real upstreams (nothing listens there: building calls nothing).
     fn upstream_config(listen: &str) -> Config {
