@@ -222,15 +222,24 @@ impl Outcome for Answer {
 /// closed ranges only for the long one.
 #[derive(Clone)]
 pub(crate) struct AnswerCache {
-    inner: Option<moka::future::Cache<[u8; 32], (Answer, Duration)>>,
+    inner: Option<moka::future::Cache<[u8; 32], Arc<Kept>>>,
     config: CacheConfig,
+}
+
+/// An answer kept, as a repeat is served it; and the same with its cost report in the body,
+/// made at the first repeat that wants it and shared by the next ones: a large answer is not
+/// copied for each repeat to add a few hundred bytes.
+struct Kept {
+    answer: Answer,
+    reported: std::sync::OnceLock<Answer>,
+    ttl: Duration,
 }
 
 struct AnswerTtl;
 
-impl Expiry<[u8; 32], (Answer, Duration)> for AnswerTtl {
-    fn expire_after_create(&self, _: &[u8; 32], value: &(Answer, Duration), _: Instant) -> Option<Duration> {
-        Some(value.1)
+impl Expiry<[u8; 32], Arc<Kept>> for AnswerTtl {
+    fn expire_after_create(&self, _: &[u8; 32], kept: &Arc<Kept>, _: Instant) -> Option<Duration> {
+        Some(kept.ttl)
     }
 }
 
@@ -241,20 +250,31 @@ impl std::fmt::Debug for AnswerCache {
 }
 
 impl AnswerCache {
-    /// A cache bounded by a quarter of the upstream cache's bytes; off when that cache is.
+    /// A cache bounded by a quarter of the upstream cache's bytes; off when that cache is. An
+    /// answer weighs twice its body: room for its reported copy.
     pub(crate) fn new(config: &CacheConfig) -> Self {
         let inner = config.enabled.then(|| {
             moka::future::Cache::builder()
                 .max_capacity((config.max_bytes / 4).max(1))
-                .weigher(|_, (a, _): &(Answer, Duration)| u32::try_from(a.body.len()).unwrap_or(u32::MAX).max(1))
+                .weigher(|_, kept: &Arc<Kept>| {
+                    u32::try_from(kept.answer.body.len().saturating_mul(2)).unwrap_or(u32::MAX).max(1)
+                })
                 .expire_after(AnswerTtl)
                 .build()
         });
         AnswerCache { inner, config: config.clone() }
     }
 
-    pub(crate) async fn get(&self, key: &[u8; 32]) -> Option<Answer> {
-        let hit = self.inner.as_ref()?.get(key).await.map(|(a, _)| a);
+    /// The answer kept for `key`, as a repeat is served ([`Answer::served_whole`]), with its
+    /// cost report in its body when `report`.
+    pub(crate) async fn get(&self, key: &[u8; 32], report: bool) -> Option<Answer> {
+        let hit = self.inner.as_ref()?.get(key).await.map(|kept| {
+            if report {
+                kept.reported.get_or_init(|| kept.answer.clone().reported()).clone()
+            } else {
+                kept.answer.clone()
+            }
+        });
         let label = if hit.is_some() { "hit" } else { "miss" };
         metrics::counter!("billing_answer_cache_requests_total", "result" => label).increment(1);
         hit
@@ -267,7 +287,8 @@ impl AnswerCache {
             return;
         }
         let ttl = if closed { self.config.closed_ttl } else { self.config.ttl };
-        cache.insert(key, (answer.clone(), ttl)).await;
+        let kept = Kept { answer: answer.clone().served_whole(), reported: std::sync::OnceLock::new(), ttl };
+        cache.insert(key, Arc::new(kept)).await;
     }
 
     pub(crate) fn clear(&self) {

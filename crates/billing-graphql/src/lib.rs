@@ -265,11 +265,10 @@ impl BillingGraph {
         options: CostOptions,
     ) -> Answer {
         let request = request.into();
-        let answer = if options.dry_run {
-            self.dry_run(request, credentials).await
-        } else {
-            self.answer(request, credentials).await
-        };
+        if !options.dry_run {
+            return self.answer(request, credentials, options.report).await;
+        }
+        let answer = self.dry_run(request, credentials).await;
         if options.report { answer.reported() } else { answer }
     }
 
@@ -323,15 +322,17 @@ impl BillingGraph {
     }
 
     /// The answer of a request, shared with identical ones in flight or kept whole, with its
-    /// cost report (not yet in its body).
-    async fn answer(&self, request: async_graphql::Request, credentials: Credentials) -> Answer {
+    /// cost report, in its body too when `report`.
+    async fn answer(&self, request: async_graphql::Request, credentials: Credentials, report: bool) -> Answer {
+        let reported = |answer: Answer| if report { answer.reported() } else { answer };
         if !self.services.config.cache.enabled {
-            return billing_http::with_deadline(self.calls_deadline(), self.run_json(request, credentials)).await.0;
+            let run = self.run_json(request, credentials);
+            return reported(billing_http::with_deadline(self.calls_deadline(), run).await.0);
         }
         let key = flight::key(&request, &credentials, &self.services.fingerprinter);
-        if let Some(answer) = self.answer_cache.get(&key).await {
+        if let Some(answer) = self.answer_cache.get(&key, report).await {
             tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
-            return answer.served_whole();
+            return answer;
         }
         let graph = self.clone();
         let start = move || {
@@ -343,7 +344,7 @@ impl BillingGraph {
             }) as futures::future::BoxFuture<'static, _>
         };
         let shared = self.answers.run(key, self.services.config.limits.execution_timeout, start).await;
-        Arc::unwrap_or_clone(shared)
+        reported(Arc::unwrap_or_clone(shared))
     }
 
     /// When the upstream calls of an execution starting now must end: a tenth of the execution's

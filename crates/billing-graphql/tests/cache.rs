@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use billing_graphql::{Credentials, SchemaConfig};
+use billing_graphql::{CostOptions, Credentials, SchemaConfig};
 use billing_sim::{Fault, Latency, endpoints as ep};
 use common::*;
 
@@ -155,6 +155,18 @@ async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() 
     assert_eq!((cost.actual.calls, cost.estimated.calls), (0, 0));
     assert_eq!(graph.executions_started(), 2, "no execution for a repeat");
     assert_eq!(sim.stats().total(), calls, "no upstream call for a repeat");
+    // Later repeats share the reported bytes of the first, rather than each copying the
+    // answer to add its report; without the report, they share the kept answer's bytes.
+    let third = graph.execute_json(q.as_str(), demo(&sim)).await;
+    assert_eq!(third.body(), again.body());
+    assert_eq!(third.body().as_ptr(), again.body().as_ptr(), "the same bytes, not a copy");
+    let unreported = CostOptions { report: false, ..CostOptions::default() };
+    let bare = graph.execute_json_with(q.as_str(), demo(&sim), unreported).await;
+    let bare_again = graph.execute_json_with(q.as_str(), demo(&sim), unreported).await;
+    assert!(!String::from_utf8_lossy(bare.body()).contains("extensions"));
+    assert_eq!(bare.body().as_ptr(), bare_again.body().as_ptr());
+    assert_eq!(json(&bare)["data"], first_json["data"]);
+    assert_eq!(graph.executions_started(), 2);
     // Another caller is another answer.
     let other = billing_graphql::Credentials::none()
         .with_elastic_header(Some(&format!("ApiKey {}", sim.dataset().credentials().elastic_other_key)));
