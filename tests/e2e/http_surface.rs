@@ -190,6 +190,34 @@ async fn metrics_count_graphql_upstream_and_cache_requests() {
     }
 }
 
+/// A repeat of a complete answer is answered from its kept bytes, by POST or by GET (looked up
+/// before the document is parsed: only a query that ran is kept).
+#[tokio::test]
+async fn a_repeat_is_answered_from_its_kept_bytes_by_post_or_get() {
+    let server = embedded(|_| {}).await;
+    let query = format!(
+        "{{ organization(id: \"{}\") {{ costs(from: \"2026-09-01T00:00:00Z\", to: \"2026-10-01T00:00:00Z\") {{ total }} }} }}",
+        demo_org(&server)
+    );
+    let first = server.query(&query, &[]).await.json();
+    assert!(support::errors(&first).is_empty(), "{first:#}");
+    assert_eq!(first["extensions"]["cost"]["actual"]["calls"], 1);
+    let by_get = {
+        let url = reqwest::Url::parse_with_params("http://x/graphql", [("query", query.as_str())]).unwrap();
+        server.get(&format!("/graphql?{}", url.query().unwrap()), &[]).await
+    };
+    for again in [server.query(&query, &[]).await, by_get] {
+        assert_eq!(again.status, 200, "{}", again.text);
+        let body = again.json();
+        assert_eq!(body["data"], first["data"]);
+        assert_eq!(
+            body["extensions"]["cost"]["actual"],
+            serde_json::json!({ "calls": 0, "cacheHits": 1, "byEndpoint": {} })
+        );
+    }
+    assert_eq!(server.gateway.graph().executions_started(), 1);
+}
+
 /// With the cache off, a planned answer goes out as it is written: a chunked body without a
 /// length, the same JSON; the request is counted by its outcome once its body has been read.
 #[tokio::test]

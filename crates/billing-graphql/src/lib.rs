@@ -321,6 +321,42 @@ impl BillingGraph {
         vec![cost::too_expensive(estimate)]
     }
 
+    /// The answer kept whole for this very request (document, operation name, variables and
+    /// caller), if the cache holds one, as [`execute_json_with`](Self::execute_json_with)
+    /// would answer it; nothing is parsed or checked, so a server can look here first: only
+    /// the complete answer of a query that ran is kept. `None` for a dry run or with the cache
+    /// off. A miss is remembered in the request, which then is not looked up again.
+    pub async fn kept_answer(
+        &self,
+        request: &mut async_graphql::Request,
+        credentials: &Credentials,
+        options: CostOptions,
+    ) -> Option<Answer> {
+        if options.dry_run || !self.services.config.cache.enabled {
+            return None;
+        }
+        match self.lookup(request, credentials, options.report).await {
+            Ok(answer) => Some(answer),
+            Err(key) => {
+                request.data.insert(LookedUp(key));
+                None
+            }
+        }
+    }
+
+    /// The kept answer of a request, or the key it is not kept under.
+    async fn lookup(
+        &self,
+        request: &async_graphql::Request,
+        credentials: &Credentials,
+        report: bool,
+    ) -> Result<Answer, [u8; 32]> {
+        let key = flight::key(request, credentials, &self.services.fingerprinter);
+        let answer = self.answer_cache.get(&key, report).await.ok_or(key)?;
+        tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
+        Ok(answer)
+    }
+
     /// The answer of a request, shared with identical ones in flight or kept whole, with its
     /// cost report, in its body too when `report`.
     async fn answer(&self, request: async_graphql::Request, credentials: Credentials, report: bool) -> Answer {
@@ -329,11 +365,16 @@ impl BillingGraph {
             let run = self.run_json(request, credentials);
             return reported(billing_http::with_deadline(self.calls_deadline(), run).await.0);
         }
-        let key = flight::key(&request, &credentials, &self.services.fingerprinter);
-        if let Some(answer) = self.answer_cache.get(&key, report).await {
-            tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
-            return answer;
-        }
+        let looked_up =
+            request.data.get(&std::any::TypeId::of::<LookedUp>()).and_then(|d| d.downcast_ref::<LookedUp>());
+        let key = match looked_up {
+            // The server looked it up a moment ago ([`kept_answer`](Self::kept_answer)).
+            Some(LookedUp(key)) => *key,
+            None => match self.lookup(&request, &credentials, report).await {
+                Ok(answer) => return answer,
+                Err(key) => key,
+            },
+        };
         let graph = self.clone();
         let start = move || {
             Box::pin(async move {
@@ -617,6 +658,9 @@ impl Ready {
 
 /// Marks a request that passed [`BillingGraph::check`].
 struct Checked;
+
+/// A request looked up among the kept answers and not found: the key it was looked up under.
+struct LookedUp([u8; 32]);
 
 /// Whether async-graphql refused the request before executing it: no data, and only errors
 /// without a path (parse, validation and limits; a resolver's error always has one).

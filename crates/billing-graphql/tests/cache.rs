@@ -174,6 +174,61 @@ async fn a_repeated_request_answers_from_stored_bytes_and_errors_are_not_kept() 
     assert_eq!(graph.executions_started(), 3);
 }
 
+/// A server may look a request up among the kept answers before it parses it
+/// (`kept_answer`), and gets what `execute_json` would answer; a miss is remembered, so the
+/// request then run is not looked up, nor counted, twice.
+#[tokio::test]
+async fn a_server_looks_up_kept_answers_first_and_a_miss_is_counted_once() {
+    let recorder: &'static metrics_util::debugging::DebuggingRecorder =
+        Box::leak(Box::new(metrics_util::debugging::DebuggingRecorder::new()));
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(recorder);
+    // Lookups (misses, hits) counted since the last call: a snapshot takes the counts.
+    let lookups = || {
+        let (mut miss, mut hit) = (0, 0);
+        for (key, .., value) in snapshotter.snapshot().into_vec() {
+            let (key, metrics_util::debugging::DebugValue::Counter(n)) = (key.key(), value) else { continue };
+            if key.name() == "billing_answer_cache_requests_total" {
+                match key.labels().find(|l| l.key() == "result").map(|l| l.value().to_owned()).as_deref() {
+                    Some("miss") => miss += n,
+                    Some("hit") => hit += n,
+                    _ => {}
+                }
+            }
+        }
+        (miss, hit)
+    };
+    let sim = sim().await;
+    let graph = graph(&sim, SchemaConfig::default());
+    let org = sim.dataset().demo_org().id.to_string();
+    let q = format!(
+        r#"{{ organization(id: "{org}") {{ costs(from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z") {{ total }} }} }}"#
+    );
+    let mut request = async_graphql::Request::new(q.as_str());
+    assert!(graph.kept_answer(&mut request, &demo(&sim), CostOptions::default()).await.is_none());
+    let first = graph.execute_json(request, demo(&sim)).await;
+    assert_eq!(first.kind(), billing_graphql::AnswerKind::Complete);
+    assert_eq!(lookups(), (1, 0), "the miss is not looked up again");
+    let mut again = async_graphql::Request::new(q.as_str());
+    let kept = graph.kept_answer(&mut again, &demo(&sim), CostOptions::default()).await.unwrap();
+    let repeat = graph.execute_json(q.as_str(), demo(&sim)).await;
+    assert_eq!(kept.body(), repeat.body());
+    let json = |a: &billing_graphql::Answer| serde_json::from_slice::<serde_json::Value>(a.body()).unwrap();
+    assert_eq!(json(&kept)["data"], json(&first)["data"]);
+    assert_eq!(json(&kept)["extensions"]["cost"]["actual"]["calls"], 0);
+    assert_eq!(lookups(), (0, 2));
+    assert_eq!(graph.executions_started(), 1);
+    // Not for a dry run (which answers an estimate), nor with the cache off.
+    let dry = CostOptions { dry_run: true, ..CostOptions::default() };
+    assert!(graph.kept_answer(&mut async_graphql::Request::new(q.as_str()), &demo(&sim), dry).await.is_none());
+    let mut config = SchemaConfig::default();
+    config.cache.enabled = false;
+    let off = common::graph(&sim, config);
+    off.execute_json(q.as_str(), demo(&sim)).await;
+    let mut request = async_graphql::Request::new(q.as_str());
+    assert!(off.kept_answer(&mut request, &demo(&sim), CostOptions::default()).await.is_none());
+}
+
 /// An answer about closed ranges only is kept for the long TTL; one that touched a range that
 /// may still change (month to date) for the short one (here: not at all).
 #[tokio::test]
