@@ -190,8 +190,9 @@ async fn metrics_count_graphql_upstream_and_cache_requests() {
     }
 }
 
-/// A repeat of a complete answer is answered from its kept bytes, by POST or by GET (looked up
-/// before the document is parsed: only a query that ran is kept).
+/// A repeat of a complete answer is answered from its kept bytes, by POST or by GET: the
+/// gateway looks it up before it parses the document (only a query that ran is kept), so a GET
+/// is answered too.
 #[tokio::test]
 async fn a_repeat_is_answered_from_its_kept_bytes_by_post_or_get() {
     let server = embedded(|_| {}).await;

@@ -202,7 +202,8 @@ pub struct Config {
     #[arg(long, env = "BILLING_APQ_ENTRIES", default_value_t = 1000)]
     pub apq_entries: u64,
 
-    /// Fields of validated plans kept for repeated documents, in all (0: every request is
+    /// The weight of validated plans kept for repeated documents, in all: one per field, one
+    /// per plan and one per 64 bytes of its document and variables (0: every request is
     /// compiled and validated afresh).
     #[arg(long, env = "BILLING_PLAN_CACHE_FIELDS", default_value_t = billing_graphql::SchemaConfig::default().plan_cache_fields)]
     pub plan_cache_fields: u64,

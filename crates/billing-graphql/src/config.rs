@@ -89,9 +89,10 @@ pub struct SchemaConfig {
     /// Whether `BillingGraph::execute_json` runs the documents it covers on the planned
     /// executor (on by default); off, every document takes async-graphql's path, the reference.
     pub planned: bool,
-    /// How many fields the validated plans kept for repeated documents may have in all (0:
-    /// none kept, every request compiled and validated afresh). A dashboard's query is some
-    /// thirty fields.
+    /// How much the validated plans kept for repeated documents may weigh in all: a plan
+    /// weighs one per field, one for its root and one per 64 bytes of its document and
+    /// variables (0: none kept, every request compiled and validated afresh). A dashboard's
+    /// query weighs some forty.
     pub plan_cache_fields: u64,
     /// The analytics fields' settings (FOCUS currency, anomaly window, tolerances).
     pub insights: InsightsConfig,

@@ -198,7 +198,14 @@ pub(crate) fn key(request: &async_graphql::Request, credentials: &Credentials, f
 pub(crate) fn document_key(request: &async_graphql::Request) -> blake3::Hasher {
     let mut h = blake3::Hasher::new();
     part(&mut h, request.query.as_bytes());
-    part(&mut h, request.operation_name.as_deref().unwrap_or("").as_bytes());
+    // No name and an empty one are not the same request: the empty name is refused.
+    match &request.operation_name {
+        None => part(&mut h, &[0]),
+        Some(name) => {
+            part(&mut h, &[1]);
+            part(&mut h, name.as_bytes());
+        }
+    }
     part(&mut h, &serde_json::to_vec(&request.variables).unwrap_or_default());
     h
 }

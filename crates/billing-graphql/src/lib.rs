@@ -335,26 +335,13 @@ impl BillingGraph {
         if options.dry_run || !self.services.config.cache.enabled {
             return None;
         }
-        match self.lookup(request, credentials, options.report).await {
-            Ok(answer) => Some(answer),
-            Err(key) => {
-                request.data.insert(LookedUp(key));
-                None
-            }
-        }
-    }
-
-    /// The kept answer of a request, or the key it is not kept under.
-    async fn lookup(
-        &self,
-        request: &async_graphql::Request,
-        credentials: &Credentials,
-        report: bool,
-    ) -> Result<Answer, [u8; 32]> {
         let key = flight::key(request, credentials, &self.services.fingerprinter);
-        let answer = self.answer_cache.get(&key, report).await.ok_or(key)?;
+        let Some(answer) = self.answer_cache.get(&key, options.report).await else {
+            request.data.insert(LookedUp(key));
+            return None;
+        };
         tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
-        Ok(answer)
+        Some(answer)
     }
 
     /// The answer of a request, shared with identical ones in flight or kept whole, with its
@@ -365,16 +352,18 @@ impl BillingGraph {
             let run = self.run_json(request, credentials);
             return reported(billing_http::with_deadline(self.calls_deadline(), run).await.0);
         }
+        let key = flight::key(&request, &credentials, &self.services.fingerprinter);
         let looked_up =
             request.data.get(&std::any::TypeId::of::<LookedUp>()).and_then(|d| d.downcast_ref::<LookedUp>());
-        let key = match looked_up {
-            // The server looked it up a moment ago ([`kept_answer`](Self::kept_answer)).
-            Some(LookedUp(key)) => *key,
-            None => match self.lookup(&request, &credentials, report).await {
-                Ok(answer) => return answer,
-                Err(key) => key,
-            },
-        };
+        // Not looked up (nor counted) again if the server looked this very request up a moment
+        // ago ([`kept_answer`](Self::kept_answer)); the key is made afresh, so a request or
+        // credentials changed since are looked up under their own.
+        if looked_up.is_none_or(|LookedUp(earlier)| *earlier != key)
+            && let Some(answer) = self.answer_cache.get(&key, report).await
+        {
+            tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
+            return answer;
+        }
         let graph = self.clone();
         let start = move || {
             Box::pin(async move {

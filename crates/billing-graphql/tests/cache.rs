@@ -218,6 +218,19 @@ async fn a_server_looks_up_kept_answers_first_and_a_miss_is_counted_once() {
     assert_eq!(json(&kept)["extensions"]["cost"]["actual"]["calls"], 0);
     assert_eq!(lookups(), (0, 2));
     assert_eq!(graph.executions_started(), 1);
+    // A request looked up for one caller and then run with another's credentials is kept
+    // under the caller who ran it, never under the one it was looked up for.
+    let other = Credentials::none()
+        .with_elastic_header(Some(&format!("ApiKey {}", sim.dataset().credentials().elastic_other_key)));
+    let september = q.replace("2026-10-01", "2026-09-01").replace("2026-11-01", "2026-10-01");
+    let mut request = async_graphql::Request::new(september.as_str());
+    assert!(graph.kept_answer(&mut request, &other, CostOptions::default()).await.is_none());
+    let ran = graph.execute_json(request, demo(&sim)).await;
+    assert_eq!(ran.kind(), billing_graphql::AnswerKind::Complete);
+    let mut theirs = async_graphql::Request::new(september.as_str());
+    assert!(graph.kept_answer(&mut theirs, &other, CostOptions::default()).await.is_none(), "not another's answer");
+    let mut ours = async_graphql::Request::new(september.as_str());
+    assert!(graph.kept_answer(&mut ours, &demo(&sim), CostOptions::default()).await.is_some());
     // Not for a dry run (which answers an estimate), nor with the cache off.
     let dry = CostOptions { dry_run: true, ..CostOptions::default() };
     assert!(graph.kept_answer(&mut async_graphql::Request::new(q.as_str()), &demo(&sim), dry).await.is_none());

@@ -7,15 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Compiled, Plan};
 
-/// Validated plans by (document, operation name, variables), bounded by their total number of
-/// fields. A plan is kept only once async-graphql has validated its request, so a hit skips
-/// both compiling and validation; a plan that read the clock is never kept.
+/// Validated plans by (document, operation name, variables), bounded by their weight: a plan
+/// weighs one for its root, one per field, and one per 64 bytes of the document and variables
+/// it came from (which its names and messages may repeat: a long alias is a short plan). A plan
+/// is kept only once async-graphql has validated its request, so a hit skips both compiling
+/// and validation; a plan that read the clock is never kept.
 pub(crate) struct PlanCache {
     inner: Option<moka::sync::Cache<[u8; 32], Kept>>,
     compiled: AtomicU64,
 }
 
-/// A plan kept, and its weight: its fields, and one for its root.
+/// Where a plan is kept: the hash of its document, operation name and variables, and their
+/// size in bytes (part of its weight).
+#[derive(Clone, Copy)]
+pub(crate) struct PlanKey {
+    hash: [u8; 32],
+    input: usize,
+}
+
+/// A plan kept, and its weight.
 #[derive(Clone)]
 struct Kept {
     plan: Arc<Plan>,
@@ -23,23 +33,25 @@ struct Kept {
 }
 
 impl PlanCache {
-    /// A cache of plans of at most `max_fields` fields in all (0: none kept).
-    pub(crate) fn new(max_fields: u64) -> Self {
-        let inner = (max_fields > 0).then(|| {
-            moka::sync::Cache::builder().max_capacity(max_fields).weigher(|_, kept: &Kept| kept.weight).build()
+    /// A cache of plans weighing at most `max_weight` in all (0: none kept).
+    pub(crate) fn new(max_weight: u64) -> Self {
+        let inner = (max_weight > 0).then(|| {
+            moka::sync::Cache::builder().max_capacity(max_weight).weigher(|_, kept: &Kept| kept.weight).build()
         });
         PlanCache { inner, compiled: AtomicU64::new(0) }
     }
 
     /// What makes two requests run the same plan: document, operation name, variables. (Not
     /// the caller: a plan holds no answer, and the same document runs the same way for anyone.)
-    pub(crate) fn key(request: &async_graphql::Request) -> [u8; 32] {
-        *crate::flight::document_key(request).finalize().as_bytes()
+    pub(crate) fn key(request: &async_graphql::Request) -> PlanKey {
+        let hash = *crate::flight::document_key(request).finalize().as_bytes();
+        let variables = serde_json::to_vec(&request.variables).map_or(0, |v| v.len());
+        PlanKey { hash, input: request.query.len().saturating_add(variables) }
     }
 
     /// The plan kept for `key`.
-    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<Plan>> {
-        let plan = self.inner.as_ref()?.get(key).map(|kept| kept.plan);
+    pub(crate) fn get(&self, key: &PlanKey) -> Option<Arc<Plan>> {
+        let plan = self.inner.as_ref()?.get(&key.hash).map(|kept| kept.plan);
         metrics::counter!("billing_plan_cache_requests_total", "result" => if plan.is_some() { "hit" } else { "miss" })
             .increment(1);
         plan
@@ -60,13 +72,14 @@ impl PlanCache {
 
     /// Keeps a freshly compiled plan, whose request passed validation, unless it read the clock;
     /// gives it to run.
-    pub(crate) fn insert(&self, key: [u8; 32], compiled: Compiled) -> Arc<Plan> {
+    pub(crate) fn insert(&self, key: PlanKey, compiled: Compiled) -> Arc<Plan> {
         let plan = Arc::new(compiled.plan);
         if let Some(cache) = &self.inner
             && !compiled.read_clock
         {
-            let weight = u32::try_from(compiled.nodes).unwrap_or(u32::MAX).saturating_add(1);
-            cache.insert(key, Kept { plan: Arc::clone(&plan), weight });
+            let weight = compiled.nodes.saturating_add(1).saturating_add(key.input / 64);
+            let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+            cache.insert(key.hash, Kept { plan: Arc::clone(&plan), weight });
         }
         plan
     }
@@ -109,15 +122,20 @@ mod tests {
             async_graphql::Request::new(query).variables(Variables::from_json(serde_json::json!({"org": org})))
         };
         let key = PlanCache::key(&request("42"));
-        assert_eq!(key, PlanCache::key(&request("42")));
-        assert_ne!(key, PlanCache::key(&request("43")));
-        assert_ne!(key, PlanCache::key(&request("42").operation_name("Other")));
+        let hash = |r: async_graphql::Request| PlanCache::key(&r).hash;
+        assert_eq!(key.hash, hash(request("42")));
+        assert_ne!(key.hash, hash(request("43")));
+        assert_ne!(key.hash, hash(request("42").operation_name("Other")));
+        // An empty operation name is refused where none is not: not the same request.
+        assert_ne!(key.hash, hash(request("42").operation_name("")));
+        assert_eq!(key.input, query.len() + r#"{"org":"42"}"#.len());
         assert!(cache.get(&key).is_none());
         let run = cache.insert(key, compiled(&cache, query, serde_json::json!({"org": "42"})));
         let kept = cache.get(&key).unwrap();
         assert!(Arc::ptr_eq(&run, &kept), "the plan run is the plan kept");
         assert_eq!(cache.compiled(), 1);
-        assert_eq!(cache.kept(), (1, 5), "four fields (organization, id, costs, total) and one for the root");
+        // Four fields (organization, id, costs, total), the root, and 1 per 64 bytes of input.
+        assert_eq!(cache.kept(), (1, 5 + 1));
     }
 
     #[test]
@@ -138,22 +156,30 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_holds_at_most_its_bound_in_fields() {
+    fn the_cache_holds_at_most_its_bound_in_weight() {
         let cache = PlanCache::new(100);
         for i in 0..200 {
             let query = format!(r#"{{ organization(id: "{i}") {{ id costs {{ total trials }} }} }}"#);
             let key = PlanCache::key(&async_graphql::Request::new(query.as_str()));
             cache.insert(key, compiled(&cache, &query, serde_json::json!({})));
         }
-        let (entries, fields) = cache.kept();
-        assert!(fields <= 100, "{fields} fields kept in {entries} plans");
+        let (entries, weight) = cache.kept();
+        assert!(weight <= 100, "{weight} kept in {entries} plans");
         assert!(entries > 0);
         assert_eq!(cache.compiled(), 200);
+        // A long alias is a short plan, weighed by its bytes: one of 64 KiB weighs over 1,000,
+        // more than the whole bound, so it is not kept.
+        let query = format!("{{ {}: __typename }}", "a".repeat(64 * 1024));
+        let key = PlanCache::key(&async_graphql::Request::new(query.as_str()));
+        let heavy = compiled(&cache, &query, serde_json::json!({}));
+        assert_eq!(heavy.nodes, 1);
+        cache.insert(key, heavy);
+        assert!(cache.kept().1 <= 100);
+        assert!(cache.get(&key).is_none());
         // Nothing kept at all when the bound is 0.
         let off = PlanCache::new(0);
         let query = r#"{ organization(id: "1") { id } }"#;
-        let key = PlanCache::key(&async_graphql::Request::new(query));
-        off.insert(key, compiled(&off, query, serde_json::json!({})));
-        assert!(off.get(&key).is_none());
+        off.insert(PlanCache::key(&async_graphql::Request::new(query)), compiled(&off, query, serde_json::json!({})));
+        assert!(off.get(&PlanCache::key(&async_graphql::Request::new(query))).is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! How many deployments' chart answers a deployments field may have in flight, and held until
-//! written, at once: a share of one budget for the whole process, so sixteen large answers
-//! written at once hold what four would, not four times as much.
+//! written, at once: a share of one budget for every request of a `BillingGraph`, so sixteen
+//! large answers written at once hold what four would, not four times as much.
 //!
 //! A chart answer is held from the moment it comes until its deployment is written, in order:
 //! at 30 daily points it is some 25 KiB parsed, so a window of 64 deployments is ~1.6 MiB per
@@ -13,7 +13,9 @@ use std::task::{Context, Poll};
 use futures::stream::FuturesOrdered;
 use futures::{Future, Stream, StreamExt};
 
-/// The deployments held across every field being written; a field alone gets [`MAX`].
+/// The deployments held across every field being written, while each still gets [`MIN`] (up to
+/// 32 fields; past that, each has [`MIN`] and the total grows with them); a field alone gets
+/// [`MAX`].
 const HELD: usize = 256;
 /// The most one field has in flight: above the transport's concurrency (64 per upstream by
 /// default), so one field alone never starves it.
@@ -21,7 +23,8 @@ pub(super) const MAX: usize = 64;
 /// The least: enough to keep a field's calls overlapping however many are written at once.
 const MIN: usize = 8;
 
-/// The fields being written now, whose windows share [`HELD`].
+/// The fields being written now, whose windows share [`HELD`]. A field counts while its stream
+/// lives, waiting on a slow reader included: that reader's share is held, not lent.
 #[derive(Debug, Default)]
 pub(crate) struct Windows {
     open: AtomicUsize,
