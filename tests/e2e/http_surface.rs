@@ -190,9 +190,8 @@ async fn metrics_count_graphql_upstream_and_cache_requests() {
     }
 }
 
-/// A repeat of a complete answer is answered from its kept bytes, by POST or by GET: the
-/// gateway looks it up before it parses the document (only a query that ran is kept), so a GET
-/// is answered too.
+/// A repeat of a complete answer is answered from its kept bytes, by POST or by GET, with no
+/// upstream call and no execution.
 #[tokio::test]
 async fn a_repeat_is_answered_from_its_kept_bytes_by_post_or_get() {
     let server = embedded(|_| {}).await;

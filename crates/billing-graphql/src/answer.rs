@@ -222,14 +222,14 @@ impl Outcome for Answer {
 /// closed ranges only for the long one.
 #[derive(Clone)]
 pub(crate) struct AnswerCache {
-    inner: Option<moka::future::Cache<[u8; 32], Arc<Kept>>>,
+    inner: Option<moka::future::Cache<[u8; 32], Arc<KeptAnswer>>>,
     config: CacheConfig,
 }
 
 /// An answer kept, as a repeat is served it; and the same with its cost report in the body,
 /// made at the first repeat that wants it and shared by the next ones: a large answer is not
 /// copied for each repeat to add a few hundred bytes.
-struct Kept {
+struct KeptAnswer {
     answer: Answer,
     reported: std::sync::OnceLock<Answer>,
     ttl: Duration,
@@ -237,8 +237,8 @@ struct Kept {
 
 struct AnswerTtl;
 
-impl Expiry<[u8; 32], Arc<Kept>> for AnswerTtl {
-    fn expire_after_create(&self, _: &[u8; 32], kept: &Arc<Kept>, _: Instant) -> Option<Duration> {
+impl Expiry<[u8; 32], Arc<KeptAnswer>> for AnswerTtl {
+    fn expire_after_create(&self, _: &[u8; 32], kept: &Arc<KeptAnswer>, _: Instant) -> Option<Duration> {
         Some(kept.ttl)
     }
 }
@@ -256,7 +256,7 @@ impl AnswerCache {
         let inner = config.enabled.then(|| {
             moka::future::Cache::builder()
                 .max_capacity((config.max_bytes / 4).max(1))
-                .weigher(|_, kept: &Arc<Kept>| {
+                .weigher(|_, kept: &Arc<KeptAnswer>| {
                     u32::try_from(kept.answer.body.len().saturating_mul(2)).unwrap_or(u32::MAX).max(1)
                 })
                 .expire_after(AnswerTtl)
@@ -277,6 +277,9 @@ impl AnswerCache {
         });
         let label = if hit.is_some() { "hit" } else { "miss" };
         metrics::counter!("billing_answer_cache_requests_total", "result" => label).increment(1);
+        if hit.is_some() {
+            tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
+        }
         hit
     }
 
@@ -287,7 +290,7 @@ impl AnswerCache {
             return;
         }
         let ttl = if closed { self.config.closed_ttl } else { self.config.ttl };
-        let kept = Kept { answer: answer.clone().served_whole(), reported: std::sync::OnceLock::new(), ttl };
+        let kept = KeptAnswer { answer: answer.clone().served_whole(), reported: std::sync::OnceLock::new(), ttl };
         cache.insert(key, Arc::new(kept)).await;
     }
 

@@ -188,14 +188,14 @@ pub(crate) fn copy(r: &Response) -> Response {
 
 /// What makes two requests identical: document, operation name, variables, caller.
 pub(crate) fn key(request: &async_graphql::Request, credentials: &Credentials, fp: &Fingerprinter) -> [u8; 32] {
-    let mut h = document_key(request);
+    let (mut h, _) = document_key(request);
     part(&mut h, &caller(credentials, fp).0);
     *h.finalize().as_bytes()
 }
 
 /// What makes two requests run alike, whoever sends them: document, operation name, variables;
-/// a hasher to add more to.
-pub(crate) fn document_key(request: &async_graphql::Request) -> blake3::Hasher {
+/// a hasher to add more to, and how many bytes of them it read.
+pub(crate) fn document_key(request: &async_graphql::Request) -> (blake3::Hasher, usize) {
     let mut h = blake3::Hasher::new();
     part(&mut h, request.query.as_bytes());
     // No name and an empty one are not the same request: the empty name is refused.
@@ -206,8 +206,10 @@ pub(crate) fn document_key(request: &async_graphql::Request) -> blake3::Hasher {
             part(&mut h, name.as_bytes());
         }
     }
-    part(&mut h, &serde_json::to_vec(&request.variables).unwrap_or_default());
-    h
+    let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
+    part(&mut h, &variables);
+    let read = request.query.len() + request.operation_name.as_ref().map_or(0, String::len) + variables.len();
+    (h, read)
 }
 
 /// One part of a key, its length first, so no two lists of parts hash alike.

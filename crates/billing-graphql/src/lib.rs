@@ -336,12 +336,11 @@ impl BillingGraph {
             return None;
         }
         let key = flight::key(request, credentials, &self.services.fingerprinter);
-        let Some(answer) = self.answer_cache.get(&key, options.report).await else {
+        let kept = self.answer_cache.get(&key, options.report).await;
+        if kept.is_none() {
             request.data.insert(LookedUp(key));
-            return None;
-        };
-        tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
-        Some(answer)
+        }
+        kept
     }
 
     /// The answer of a request, shared with identical ones in flight or kept whole, with its
@@ -361,7 +360,6 @@ impl BillingGraph {
         if looked_up.is_none_or(|LookedUp(earlier)| *earlier != key)
             && let Some(answer) = self.answer_cache.get(&key, report).await
         {
-            tracing::debug!(answer_cache = "hit", "the whole answer came from the cache");
             return answer;
         }
         let graph = self.clone();

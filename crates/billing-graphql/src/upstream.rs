@@ -95,7 +95,19 @@ pub(crate) trait UpstreamCall: Clone + Eq + Hash + Debug + Send + Sync + 'static
 }
 
 /// Fetches a query through the cache, spending the request's budget on a miss only.
-pub(crate) async fn fetch<Q: UpstreamCall>(state: &RequestState, q: &Q) -> Result<std::sync::Arc<Q::Output>> {
+///
+/// Boxed: a fetch's state is kilobytes (the cache's and the shared store's ways in), and its
+/// callers join many at once (a loader's batch, a window of a deployments field), where each
+/// slot is as large as the future and stays so once the call is done, holding nothing but its
+/// answer.
+pub(crate) fn fetch<'a, Q: UpstreamCall>(
+    state: &'a RequestState,
+    q: &'a Q,
+) -> futures::future::BoxFuture<'a, Result<std::sync::Arc<Q::Output>>> {
+    Box::pin(fetch_unboxed(state, q))
+}
+
+async fn fetch_unboxed<Q: UpstreamCall>(state: &RequestState, q: &Q) -> Result<std::sync::Arc<Q::Output>> {
     let credential = match Q::ENDPOINT.upstream {
         billing_http::Upstream::Talkdesk => state.talkdesk()?.1,
         upstream => state.elastic(upstream)?.1,
@@ -129,9 +141,8 @@ pub(crate) async fn fetch<Q: UpstreamCall>(state: &RequestState, q: &Q) -> Resul
             state.meter.call(Q::ENDPOINT);
             // The caller's share of the upstream, held for the call and its retries.
             let _slot = state.services.callers.acquire(Q::ENDPOINT.upstream, credential).await;
-            // Boxed: the call's state (the HTTP exchange, retries, decoding) is some 13 KiB, and
-            // inline it made every fetch that size while it waited for its turn or after it was
-            // done; a window of a deployments field holds many of those.
+            // Boxed too, once its turn comes: the call's own state (the HTTP exchange, retries,
+            // decoding) is larger still, and a fetch waiting for a slot need not hold it.
             Box::pin(q.call(state)).await.inspect_err(|e| {
                 if let GraphError::Upstream(e) = e {
                     // The whole story for operators; clients get the short form without

@@ -13,7 +13,7 @@ use super::{Compiled, Plan};
 /// is kept only once async-graphql has validated its request, so a hit skips both compiling
 /// and validation; a plan that read the clock is never kept.
 pub(crate) struct PlanCache {
-    inner: Option<moka::sync::Cache<[u8; 32], Kept>>,
+    inner: Option<moka::sync::Cache<[u8; 32], KeptPlan>>,
     compiled: AtomicU64,
 }
 
@@ -27,7 +27,7 @@ pub(crate) struct PlanKey {
 
 /// A plan kept, and its weight.
 #[derive(Clone)]
-struct Kept {
+struct KeptPlan {
     plan: Arc<Plan>,
     weight: u32,
 }
@@ -36,7 +36,7 @@ impl PlanCache {
     /// A cache of plans weighing at most `max_weight` in all (0: none kept).
     pub(crate) fn new(max_weight: u64) -> Self {
         let inner = (max_weight > 0).then(|| {
-            moka::sync::Cache::builder().max_capacity(max_weight).weigher(|_, kept: &Kept| kept.weight).build()
+            moka::sync::Cache::builder().max_capacity(max_weight).weigher(|_, kept: &KeptPlan| kept.weight).build()
         });
         PlanCache { inner, compiled: AtomicU64::new(0) }
     }
@@ -44,9 +44,8 @@ impl PlanCache {
     /// What makes two requests run the same plan: document, operation name, variables. (Not
     /// the caller: a plan holds no answer, and the same document runs the same way for anyone.)
     pub(crate) fn key(request: &async_graphql::Request) -> PlanKey {
-        let hash = *crate::flight::document_key(request).finalize().as_bytes();
-        let variables = serde_json::to_vec(&request.variables).map_or(0, |v| v.len());
-        PlanKey { hash, input: request.query.len().saturating_add(variables) }
+        let (hasher, input) = crate::flight::document_key(request);
+        PlanKey { hash: *hasher.finalize().as_bytes(), input }
     }
 
     /// The plan kept for `key`.
@@ -79,7 +78,7 @@ impl PlanCache {
         {
             let weight = compiled.nodes.saturating_add(1).saturating_add(key.input / 64);
             let weight = u32::try_from(weight).unwrap_or(u32::MAX);
-            cache.insert(key.hash, Kept { plan: Arc::clone(&plan), weight });
+            cache.insert(key.hash, KeptPlan { plan: Arc::clone(&plan), weight });
         }
         plan
     }

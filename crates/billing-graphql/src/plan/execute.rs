@@ -381,9 +381,7 @@ fn chart_answers<'s>(
             }
         }
         async move {
-            // Boxed, so a call done but not yet written holds its answer, not the room of a
-            // call's whole state.
-            let results = futures::future::join_all(calls.iter().map(|q| Box::pin(upstream::fetch(state, q)))).await;
+            let results = futures::future::join_all(calls.iter().map(|q| upstream::fetch(state, q))).await;
             known.extend(calls.into_iter().zip(results));
             known
         }

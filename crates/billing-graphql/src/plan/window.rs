@@ -19,7 +19,7 @@ use futures::{Future, Stream, StreamExt};
 const HELD: usize = 256;
 /// The most one field has in flight: above the transport's concurrency (64 per upstream by
 /// default), so one field alone never starves it.
-pub(super) const MAX: usize = 64;
+const MAX: usize = 64;
 /// The least: enough to keep a field's calls overlapping however many are written at once.
 const MIN: usize = 8;
 
